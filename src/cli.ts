@@ -1,0 +1,78 @@
+/**
+ * The `customer-service` command line. Every command reads its configuration from the environment (see README) and
+ * has `--help`. Exit codes: 0 done, 1 failed (safe to retry), 2 invalid input or configuration (do not retry).
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './platform/logger.js';
+import { InvalidInputError } from './platform/validation.js';
+import { openDatabase, startService } from './service.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INVALID = 2;
+
+export function buildCli(): Command {
+  const program = new Command('customer-service')
+    .description('Turns registration events into customer records exactly once, publishes them and answers queries.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('serve', { isDefault: true })
+    .description('run the service: HTTP API and the configured consumers and relays (embedded PostgreSQL when none is configured)')
+    .action(serve);
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations and exit (serve also applies them at start)')
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.log);
+      const database = await openDatabase(config.database, logger);
+      await database.close();
+    });
+
+  return program;
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.log);
+  const service = await startService(config, logger);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
+        process.exit(EXIT_FAILED);
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
+      service.stop().then(resolve, (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exitCode = EXIT_FAILED;
+        resolve();
+      });
+    };
+    process.once('SIGINT', shutdown);
+    process.once('SIGTERM', shutdown);
+  });
+}
+
+/** Runs the CLI and returns the process exit code. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT_OK : EXIT_INVALID;
+    }
+    if (error instanceof ConfigError || error instanceof InvalidInputError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT_INVALID;
+    }
+    process.stderr.write(`customer-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,140 @@
+/** Rows of the command store (`customers`, `customer_preferences`) to and from the `Customer` document. */
+import type { Queryable } from '../platform/postgres/database.js';
+import type { Customer } from './domain/customer.js';
+import { formatInstant } from './domain/customer.js';
+import type { CustomerNumber } from './domain/customer-number.js';
+import type { CustomerId, UserId } from './domain/ids.js';
+
+export async function insertCustomers(client: Queryable, customers: readonly Customer[]): Promise<void> {
+  if (customers.length === 0) return;
+  await client.query(
+    `INSERT INTO customers (id, user_id, customer_number, first_name, last_name, display_name, email, email_verified,
+                            status, type, preferred_locale, timezone, preferred_currency, profile_completeness,
+                            registered_at, last_activity_at)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[],
+                          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[],
+                          $15::timestamptz[], $16::timestamptz[])`,
+    [
+      customers.map((c) => c.customerId),
+      customers.map((c) => c.userId),
+      customers.map((c) => c.customerNumber),
+      customers.map((c) => c.name.firstName),
+      customers.map((c) => c.name.lastName),
+      customers.map((c) => c.name.displayName),
+      customers.map((c) => c.email.address),
+      customers.map((c) => c.email.verified),
+      customers.map((c) => c.status),
+      customers.map((c) => c.type),
+      customers.map((c) => c.profile.preferredLocale),
+      customers.map((c) => c.profile.timezone),
+      customers.map((c) => c.profile.preferredCurrency),
+      customers.map((c) => c.profileCompleteness),
+      customers.map((c) => c.registeredAt),
+      customers.map((c) => c.lastActivityAt),
+    ],
+  );
+  await client.query(
+    `INSERT INTO customer_preferences (customer_id, email_notifications, sms_notifications, push_notifications,
+                                       marketing_communications, share_data_with_partners, allow_analytics)
+     SELECT * FROM unnest($1::uuid[], $2::bool[], $3::bool[], $4::bool[], $5::bool[], $6::bool[], $7::bool[])`,
+    [
+      customers.map((c) => c.customerId),
+      customers.map((c) => c.preferences.communication.email),
+      customers.map((c) => c.preferences.communication.sms),
+      customers.map((c) => c.preferences.communication.push),
+      customers.map((c) => c.preferences.communication.marketing),
+      customers.map((c) => c.preferences.privacy.shareDataWithPartners),
+      customers.map((c) => c.preferences.privacy.allowAnalytics),
+    ],
+  );
+}
+
+const SELECT_CUSTOMER = `
+  SELECT c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
+         p.share_data_with_partners, p.allow_analytics
+  FROM customers c JOIN customer_preferences p ON p.customer_id = c.id`;
+
+export async function findCustomersByUserIds(client: Queryable, userIds: readonly string[]): Promise<Customer[]> {
+  if (userIds.length === 0) return [];
+  const { rows } = await client.query<CustomerRow>(`${SELECT_CUSTOMER} WHERE c.user_id = ANY($1::uuid[])`, [userIds]);
+  return rows.map(toCustomer);
+}
+
+export type CustomerKey =
+  | { readonly by: 'id'; readonly value: CustomerId }
+  | { readonly by: 'userId'; readonly value: UserId }
+  | { readonly by: 'number'; readonly value: CustomerNumber }
+  | { readonly by: 'email'; readonly value: string };
+
+export async function findCustomer(client: Queryable, key: CustomerKey): Promise<Customer | undefined> {
+  const where = {
+    id: 'c.id = $1',
+    userId: 'c.user_id = $1',
+    number: 'c.customer_number = $1',
+    // Several users may share an address; the earliest registration answers, as the ACME service did.
+    email: 'lower(c.email) = lower($1) ORDER BY c.registered_at, c.customer_number LIMIT 1',
+  }[key.by];
+  const { rows } = await client.query<CustomerRow>(`${SELECT_CUSTOMER} WHERE ${where}`, [key.value]);
+  return rows[0] === undefined ? undefined : toCustomer(rows[0]);
+}
+
+interface CustomerRow {
+  id: string;
+  user_id: string;
+  customer_number: string;
+  first_name: string;
+  last_name: string;
+  display_name: string;
+  email: string;
+  email_verified: boolean;
+  status: Customer['status'];
+  type: Customer['type'];
+  date_of_birth: string | null;
+  gender: string | null;
+  preferred_locale: string;
+  timezone: string;
+  preferred_currency: string;
+  profile_completeness: number;
+  registered_at: Date;
+  last_activity_at: Date;
+  email_notifications: boolean;
+  sms_notifications: boolean;
+  push_notifications: boolean;
+  marketing_communications: boolean;
+  share_data_with_partners: boolean;
+  allow_analytics: boolean;
+}
+
+function toCustomer(row: CustomerRow): Customer {
+  return {
+    customerId: row.id as CustomerId,
+    userId: row.user_id as UserId,
+    customerNumber: row.customer_number as CustomerNumber,
+    name: { firstName: row.first_name, lastName: row.last_name, displayName: row.display_name },
+    email: { address: row.email, verified: row.email_verified },
+    phone: null,
+    status: row.status,
+    type: row.type,
+    profile: {
+      dateOfBirth: row.date_of_birth,
+      gender: row.gender,
+      preferredLocale: row.preferred_locale,
+      timezone: row.timezone,
+      preferredCurrency: row.preferred_currency,
+    },
+    preferences: {
+      communication: {
+        email: row.email_notifications,
+        sms: row.sms_notifications,
+        push: row.push_notifications,
+        marketing: row.marketing_communications,
+      },
+      privacy: { shareDataWithPartners: row.share_data_with_partners, allowAnalytics: row.allow_analytics },
+    },
+    addresses: [],
+    segments: [],
+    registeredAt: formatInstant(row.registered_at),
+    lastActivityAt: formatInstant(row.last_activity_at),
+    profileCompleteness: row.profile_completeness,
+  };
+}

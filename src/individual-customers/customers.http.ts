@@ -1,0 +1,87 @@
+/**
+ * HTTP entry points of the individual-customer flow: the four ACME lookups and the intake of `UserRegistered`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
+import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { InvalidInputError } from '../platform/validation.js';
+import type { Customer } from './domain/customer.js';
+import { parseCustomerNumber } from './domain/customer-number.js';
+import { parseCustomerId, parseUserId } from './domain/ids.js';
+import type { CustomerKey } from './customer-store.js';
+import type { RegisterCustomers } from './register-customers.js';
+import { parseUserRegistered, USER_REGISTERED } from './user-registered.schema.js';
+import { z } from 'zod';
+
+/** The read side the lookups use; the read-model issue swaps the command-store implementation for projections. */
+export type FindCustomer = (key: CustomerKey) => Promise<Customer | undefined>;
+
+const emailSchema = z.email().max(254);
+
+export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer): void {
+  const lookup = async (key: CustomerKey) => {
+    const customer = await findCustomer(key);
+    if (customer === undefined) {
+      throw new HttpProblem({ status: 404, code: 'CUSTOMER_NOT_FOUND', detail: `no customer with ${key.by} ${key.value}` });
+    }
+    return customer;
+  };
+  const badParam = (code: 'INVALID_UUID' | 'INVALID_VALUE' | 'INVALID_EMAIL', field: string, message: string) =>
+    new HttpProblem(invalidInput(InvalidInputError.of(code, field, message)));
+
+  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', async (request) => {
+    const id = parseCustomerId(request.params.customerId);
+    if (id === undefined) throw badParam('INVALID_UUID', 'customerId', 'must be a UUID');
+    return lookup({ by: 'id', value: id });
+  });
+  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', async (request) => {
+    const id = parseUserId(request.params.userId);
+    if (id === undefined) throw badParam('INVALID_UUID', 'userId', 'must be a UUID');
+    return lookup({ by: 'userId', value: id });
+  });
+  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', async (request) => {
+    const number = parseCustomerNumber(request.params.customerNumber);
+    if (number === undefined) throw badParam('INVALID_VALUE', 'customerNumber', 'must look like ACME-YYYYMM-NNNNNN');
+    return lookup({ by: 'number', value: number.value });
+  });
+  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', async (request) => {
+    const email = emailSchema.safeParse(request.params.email);
+    if (!email.success) throw badParam('INVALID_EMAIL', 'email', 'must be an e-mail address');
+    return lookup({ by: 'email', value: email.data });
+  });
+}
+
+/** `UserRegistered` over HTTP: as a plain envelope, or as the `data` of a `com.acme.identity.user.registered` CloudEvent. */
+export function userRegisteredIntake(register: RegisterCustomers): IntakeHandlers {
+  const handle = async (body: unknown, trace: TraceContext, fieldPrefix: string): Promise<IntakeResult> => {
+    const parsed = parseUserRegistered(body, fieldPrefix);
+    if (!parsed.ok) {
+      const status = parsed.error.code === 'UNSUPPORTED_EVENT_TYPE' ? 415 : 400;
+      throw new HttpProblem(invalidInput(parsed.error, status));
+    }
+    const [result] = await register([{ event: parsed.value, trace, source: { transport: 'http' } }]);
+    if (result === undefined) throw new Error('registration returned no result');
+    switch (result.outcome) {
+      case 'created':
+      case 'duplicate':
+        return {
+          outcome: result.outcome,
+          body: { customerId: result.customer.customerId, customerNumber: result.customer.customerNumber },
+        };
+      case 'rejected':
+        throw new HttpProblem({ ...invalidInput(result.error), status: 409 });
+      case 'failed':
+        throw result.error;
+      default:
+        return assertNever(result);
+    }
+  };
+  return {
+    envelopes: { [USER_REGISTERED]: (body, trace) => handle(body, trace, '') },
+    cloudEvents: { 'com.acme.identity.user.registered': (event, trace) => handle(event.data, trace, 'data') },
+  };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,250 @@
+/**
+ * Use case: register individual customers from `UserRegistered` events (SPEC §2, §3 "Individual customer").
+ *
+ * One transaction per batch writes, for every new customer: the customer and preferences rows, a customer number
+ * from the month's counter, the `CustomerRegistered` event, the inbox row and the outbox row. Nothing is written
+ * for a duplicate (a redelivered `eventId`, or a second event for a `userId` that already has a customer).
+ *
+ * Concurrency: each transaction first takes an advisory lock per `userId`, so "does this user have a customer?" and
+ * the insert are atomic across instances; then it increments the counters of the months it needs. A counter row
+ * stays locked until commit, so numbers are gapless (a rollback gives them back) and increase in commit order.
+ */
+import type { Pool, Queryable } from '../platform/postgres/database.js';
+import { withTransaction } from '../platform/postgres/database.js';
+import { isTransientError } from '../platform/postgres/errors.js';
+import { appendEvents } from '../platform/postgres/event-store.js';
+import { findProcessed, recordProcessed } from '../platform/postgres/inbox.js';
+import { enqueue } from '../platform/postgres/outbox.js';
+import { InvalidInputError } from '../platform/validation.js';
+import { insertCustomers, findCustomersByUserIds } from './customer-store.js';
+import type { Customer } from './domain/customer.js';
+import { newCustomer } from './domain/customer.js';
+import { formatCustomerNumber, yearMonthOf, type YearMonth } from './domain/customer-number.js';
+import { customerRegistered, type CustomerRegistered } from './domain/events.js';
+import type { CustomerId, UserId } from './domain/ids.js';
+import type { UserRegistered } from './user-registered.schema.js';
+
+/** The inbox consumer name of this flow, whatever transport the event arrived on. */
+export const INBOX_CONSUMER = 'individual-customers';
+
+export interface RegisterCustomer {
+  readonly event: UserRegistered;
+  /** W3C trace context of the incoming message, stored in the event metadata and forwarded on publication. */
+  readonly trace?: { readonly traceparent?: string; readonly tracestate?: string };
+  /** Where the input came from (transport, topic, partition, offset…), kept in the event metadata. */
+  readonly source?: Readonly<Record<string, unknown>>;
+}
+
+export type RegistrationResult =
+  | { readonly outcome: 'created'; readonly customer: Customer; readonly event: CustomerRegistered }
+  | {
+      readonly outcome: 'duplicate';
+      readonly reason: 'redelivered' | 'user-already-registered';
+      readonly customer: Customer;
+    }
+  | { readonly outcome: 'rejected'; readonly error: InvalidInputError }
+  | { readonly outcome: 'failed'; readonly error: unknown; readonly transient: boolean };
+
+export interface RegisterCustomersDeps {
+  readonly pool: Pool;
+  readonly numberPrefix: string;
+  readonly clock: () => Date;
+  /** A new UUID v7. */
+  readonly newId: () => string;
+  /** Called after a transaction that created customers has committed: wakes the outbox relay and the projector. */
+  readonly onCommitted?: () => void;
+}
+
+export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promise<RegistrationResult[]>;
+
+/**
+ * Returns the use case. Results come back in the order of `commands`. A batch runs in one transaction; when that
+ * transaction fails for a non-transient reason, each command is retried alone so one bad message cannot fail its
+ * neighbours. Transient failures of a whole batch are thrown: the caller owns the retry schedule.
+ */
+export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCustomers {
+  const registerInOneTransaction = async (commands: readonly RegisterCustomer[]) => {
+    const results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps));
+    if (results.some((result) => result.outcome === 'created')) deps.onCommitted?.();
+    return results;
+  };
+
+  return async (commands) => {
+    if (commands.length === 0) return [];
+    try {
+      return await registerInOneTransaction(commands);
+    } catch (error) {
+      if (commands.length === 1 || isTransientError(error)) throw error;
+    }
+    const results: RegistrationResult[] = [];
+    for (const command of commands) {
+      try {
+        const [result] = await registerInOneTransaction([command]);
+        results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
+      } catch (error) {
+        results.push({ outcome: 'failed', error, transient: isTransientError(error) });
+      }
+    }
+    return results;
+  };
+}
+
+async function registerWithin(
+  client: Queryable,
+  commands: readonly RegisterCustomer[],
+  deps: RegisterCustomersDeps,
+): Promise<RegistrationResult[]> {
+  const userIds = commands.map((command) => normalizedUserId(command.event));
+  const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
+
+  await lockUsers(client, userIds);
+  const processed = await findProcessed(client, INBOX_CONSUMER, eventIds);
+  const existing = new Map((await findCustomersByUserIds(client, userIds)).map((customer) => [customer.userId, customer]));
+
+  // Decide each command; the first command of the batch for a user wins, later ones are duplicates of it.
+  type Pending = { readonly index: number; readonly command: RegisterCustomer; readonly yearMonth: YearMonth };
+  const pending: Pending[] = [];
+  const claimedUsers = new Map<string, number>();
+  const claimedEvents = new Set<string>();
+  const decisions: (RegistrationResult | { readonly sameAs: number; readonly redelivered: boolean })[] = [];
+  commands.forEach((command, index) => {
+    const userId = userIds[index] as UserId;
+    const eventId = eventIds[index] as string;
+    const redelivered = processed.has(eventId) || claimedEvents.has(eventId);
+    claimedEvents.add(eventId);
+    const customer = existing.get(userId);
+    if (customer !== undefined) {
+      decisions.push({ outcome: 'duplicate', reason: redelivered ? 'redelivered' : 'user-already-registered', customer });
+    } else if (claimedUsers.has(userId)) {
+      decisions.push({ sameAs: claimedUsers.get(userId) as number, redelivered });
+    } else if (processed.has(eventId)) {
+      // The id was used by an event that created a customer for another user: not a redelivery, and not new.
+      decisions.push({
+        outcome: 'rejected',
+        error: InvalidInputError.of('INVALID_VALUE', 'eventId', 'this eventId was already processed for another user'),
+      });
+    } else {
+      claimedUsers.set(userId, index);
+      pending.push({ index, command, yearMonth: yearMonthOf(new Date(command.event.timestamp)) });
+      decisions.push({ outcome: 'failed', error: undefined, transient: false }); // replaced below
+    }
+  });
+
+  if (pending.length > 0) {
+    const sequences = await allocateNumbers(client, pending.map((item) => item.yearMonth));
+    const now = deps.clock();
+    const created = pending.map((item) => {
+      const { event } = item.command;
+      const sequence = sequences.get(item.yearMonth);
+      if (sequence === undefined) throw new Error(`no number allocated for ${item.yearMonth}`);
+      sequences.set(item.yearMonth, sequence + 1);
+      const customer = newCustomer(
+        {
+          userId: normalizedUserId(event),
+          email: event.payload.email,
+          firstName: event.payload.firstName,
+          lastName: event.payload.lastName,
+          marketingOptIn: event.payload.marketingOptIn,
+          registeredAt: new Date(event.timestamp),
+        },
+        deps.newId() as CustomerId,
+        formatCustomerNumber(deps.numberPrefix, item.yearMonth, sequence),
+      );
+      const domainEvent = customerRegistered(customer, deps.newId(), now, {
+        causationId: event.eventId,
+        correlationId: event.correlationId ?? event.eventId,
+      });
+      decisions[item.index] = { outcome: 'created', customer, event: domainEvent };
+      return { command: item.command, customer, domainEvent };
+    });
+
+    await insertCustomers(client, created.map((item) => item.customer));
+    await appendEvents(
+      client,
+      created.map(({ command, customer, domainEvent }) => ({
+        streamType: 'Customer',
+        streamId: customer.customerId,
+        streamVersion: 1,
+        eventId: domainEvent.eventId,
+        eventType: domainEvent.eventType,
+        eventVersion: domainEvent.eventVersion,
+        payload: domainEvent.payload,
+        occurredAt: domainEvent.timestamp,
+        metadata: {
+          correlationId: domainEvent.correlationId,
+          causationId: domainEvent.causationId,
+          ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+          ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
+          ...(command.source === undefined ? {} : { source: command.source }),
+        },
+      })),
+    );
+    await recordProcessed(
+      client,
+      INBOX_CONSUMER,
+      created.map(({ command }) => ({ messageId: command.event.eventId.toLowerCase(), messageType: command.event.eventType })),
+    );
+    await enqueue(
+      client,
+      created.map(({ command, domainEvent }) => ({
+        eventId: domainEvent.eventId,
+        destination: 'customer-events',
+        aggregateId: domainEvent.aggregateId,
+        key: domainEvent.aggregateId,
+        headers: {
+          eventType: domainEvent.eventType,
+          eventId: domainEvent.eventId,
+          correlationId: domainEvent.correlationId,
+          causationId: domainEvent.causationId,
+          ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+          'content-type': 'application/json',
+        },
+        payload: JSON.stringify(domainEvent),
+      })),
+    );
+  }
+
+  return decisions.map((decision) => {
+    if (!('sameAs' in decision)) return decision;
+    const first = decisions[decision.sameAs];
+    if (first === undefined || !('outcome' in first) || first.outcome !== 'created') {
+      throw new Error('a batch duplicate must follow the command that created its customer');
+    }
+    return {
+      outcome: 'duplicate',
+      reason: decision.redelivered ? 'redelivered' : 'user-already-registered',
+      customer: first.customer,
+    };
+  });
+}
+
+function normalizedUserId(event: UserRegistered): UserId {
+  return event.payload.userId.toLowerCase() as UserId;
+}
+
+/** Transaction-scoped locks, taken in one order everywhere so two batches cannot deadlock on them. */
+async function lockUsers(client: Queryable, userIds: readonly string[]): Promise<void> {
+  await client.query(
+    `SELECT count(pg_advisory_xact_lock(k))
+     FROM (SELECT DISTINCT hashtextextended('customer-user:' || u, 0) AS k FROM unnest($1::text[]) AS u ORDER BY 1) AS keys`,
+    [userIds],
+  );
+}
+
+/**
+ * Increments each month's counter by the numbers it needs (months in sorted order, again against deadlocks) and
+ * returns the first number allocated per month.
+ */
+async function allocateNumbers(client: Queryable, months: readonly YearMonth[]): Promise<Map<YearMonth, number>> {
+  const counts = new Map<YearMonth, number>();
+  for (const month of months) counts.set(month, (counts.get(month) ?? 0) + 1);
+  const sorted = [...counts.keys()].sort();
+  const { rows } = await client.query<{ year_month: YearMonth; current_value: number }>(
+    `INSERT INTO customer_number_sequences AS s (year_month, current_value)
+     SELECT * FROM unnest($1::varchar[], $2::int[])
+     ON CONFLICT (year_month) DO UPDATE SET current_value = s.current_value + excluded.current_value
+     RETURNING year_month, current_value`,
+    [sorted, sorted.map((month) => counts.get(month))],
+  );
+  return new Map(rows.map((row) => [row.year_month, row.current_value - (counts.get(row.year_month) ?? 0) + 1]));
+}

@@ -1,0 +1,96 @@
+/**
+ * `POST /api/v1/events`: one event over HTTP, as a plain ACME envelope (`application/json`) or as a CloudEvent
+ * (structured `application/cloudevents+json`, or binary with `ce-*` headers). The route only decodes and dispatches;
+ * each flow registers the event types it handles.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
+import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { InvalidInputError } from '../platform/validation.js';
+
+export interface TraceContext {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+export interface IntakeResult {
+  readonly outcome: 'created' | 'duplicate';
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+/** What a flow plugs into the intake: handlers for plain envelopes (by `eventType`) and CloudEvents (by `type`). */
+export interface IntakeHandlers {
+  readonly envelopes?: Readonly<Record<string, (body: unknown, trace: TraceContext) => Promise<IntakeResult>>>;
+  readonly cloudEvents?: Readonly<Record<string, (event: CloudEvent, trace: TraceContext) => Promise<IntakeResult>>>;
+}
+
+const CLOUDEVENTS_JSON = 'application/cloudevents+json';
+
+export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHandlers[]): void {
+  const envelopes = Object.assign({}, ...handlers.map((handler) => handler.envelopes ?? {})) as NonNullable<IntakeHandlers['envelopes']>;
+  const cloudEvents = Object.assign({}, ...handlers.map((handler) => handler.cloudEvents ?? {})) as NonNullable<
+    IntakeHandlers['cloudEvents']
+  >;
+
+  app.addContentTypeParser(CLOUDEVENTS_JSON, { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.post('/api/v1/events', async (request, reply) => {
+    const trace = traceOf(request);
+    const result = await dispatch(request, trace);
+    reply.status(result.outcome === 'created' ? 201 : 200);
+    return { ...result.body, outcome: result.outcome };
+  });
+
+  async function dispatch(request: FastifyRequest, trace: TraceContext): Promise<IntakeResult> {
+    const headers = request.headers as Record<string, string | undefined>;
+    const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (mediaType === CLOUDEVENTS_JSON) return dispatchCloudEvent(parseStructured(request.body), trace);
+    if (isBinaryMode(headers)) return dispatchCloudEvent(parseBinary(headers, request.body), trace);
+    const eventType = (request.body as { eventType?: unknown } | null)?.eventType;
+    if (typeof request.body !== 'object' || request.body === null || Array.isArray(request.body)) {
+      throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_TYPE', '(root)', 'the body must be a JSON object')));
+    }
+    if (typeof eventType !== 'string') {
+      throw new HttpProblem(invalidInput(InvalidInputError.of('MISSING_FIELD', 'eventType', 'is required')));
+    }
+    const handler = envelopes[eventType];
+    if (handler === undefined) throw unsupportedType(eventType, Object.keys(envelopes));
+    return handler(request.body, trace);
+  }
+
+  async function dispatchCloudEvent(
+    parsed: ReturnType<typeof parseStructured>,
+    trace: TraceContext,
+  ): Promise<IntakeResult> {
+    if (!parsed.ok) throw new HttpProblem(invalidInput(parsed.error));
+    const handler = cloudEvents[parsed.value.type];
+    if (handler === undefined) throw unsupportedType(parsed.value.type, Object.keys(cloudEvents));
+    const { traceparent, tracestate } = parsed.value.extensions;
+    // A trace context carried by the event itself wins over the HTTP hop's.
+    return handler(parsed.value, traceparent === undefined ? trace : { traceparent, ...(tracestate === undefined ? {} : { tracestate }) });
+  }
+}
+
+function unsupportedType(type: string, known: readonly string[]): HttpProblem {
+  return new HttpProblem({
+    status: 415,
+    code: 'UNSUPPORTED_EVENT_TYPE',
+    detail: `event type "${type}" is not handled here (handled: ${known.join(', ') || 'none'})`,
+  });
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** W3C trace context from HTTP headers; an invalid `traceparent` is ignored (a new trace starts), never an error. */
+function traceOf(request: FastifyRequest): TraceContext {
+  const traceparent = request.headers.traceparent;
+  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return {};
+  const tracestate = request.headers.tracestate;
+  return { traceparent, ...(typeof tracestate === 'string' ? { tracestate } : {}) };
+}

@@ -1,0 +1,49 @@
+/** The PostgreSQL connection pool and the one way this codebase runs a transaction. */
+import pg from 'pg';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+export type Pool = pg.Pool;
+export type TransactionClient = pg.PoolClient;
+
+// Timestamps and ids are handled as strings in the domain; keep bigint columns (positions, offsets) exact.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+
+export function createPool(connectionString: string, max: number): Pool {
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+  // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws (and rethrows). */
+export async function withTransaction<T>(pool: Pool, work: (client: TransactionClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {
+      broken = true;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** True when the database answers a trivial query within `timeoutMs`. */
+export async function isReachable(pool: Pool, timeoutMs = 1_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([pool.query('SELECT 1').then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Versioned schema migrations. Safe when several instances start at once: the runner holds a session-level advisory
+ * lock while it applies, so the second instance waits and then finds nothing left to do. Each migration runs in its
+ * own transaction together with its bookkeeping row.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from './database.js';
+import { migrations as allMigrations } from './migrations/index.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export interface MigrationReport {
+  readonly applied: readonly string[];
+  readonly current: number;
+}
+
+// Any constant works; this one reads "customer-service migrations".
+const MIGRATION_LOCK_KEY = 7_419_200_001;
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+}
+
+export async function migrate(pool: Pool, migrations: readonly Migration[] = allMigrations): Promise<MigrationReport> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        applied_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW())`);
+      const { rows } = await client.query<{ version: number; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations',
+      );
+      const done = new Map(rows.map((row) => [row.version, row.checksum]));
+      const applied: string[] = [];
+      for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+        const checksum = createHash('sha256').update(migration.sql).digest('hex');
+        const recorded = done.get(migration.version);
+        if (recorded !== undefined) {
+          if (recorded !== checksum) {
+            throw new MigrationError(`migration ${migration.version} (${migration.name}) changed after it was applied`);
+          }
+          continue;
+        }
+        await client.query('BEGIN');
+        try {
+          await client.query(migration.sql);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            migration.version,
+            migration.name,
+            checksum,
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new MigrationError(`migration ${migration.version} (${migration.name}) failed: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+        applied.push(`${migration.version}-${migration.name}`);
+      }
+      const current = Math.max(0, ...migrations.map((migration) => migration.version));
+      return { applied, current };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    client.release();
+  }
+}

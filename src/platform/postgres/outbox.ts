@@ -1,0 +1,43 @@
+/**
+ * The transactional outbox: messages to publish are written in the same transaction as the events they carry, and a
+ * relay publishes them after commit. A crash between commit and publish therefore loses nothing (SPEC §2.5).
+ */
+import type { Queryable } from './database.js';
+
+/** Logical destinations; each relay maps them to its broker's topic or subject. */
+export type OutboxDestination = 'customer-events' | 'customer-saved' | 'user-saved';
+
+export interface OutboxMessage {
+  readonly eventId: string;
+  readonly destination: OutboxDestination;
+  /** Messages of one aggregate are published in the order they were written. */
+  readonly aggregateId: string;
+  readonly key: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The exact JSON text to publish. */
+  readonly payload: string;
+}
+
+export async function enqueue(client: Queryable, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await client.query(
+    `INSERT INTO outbox (event_id, destination, aggregate_id, message_key, headers, payload)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[])`,
+    [
+      messages.map((message) => message.eventId),
+      messages.map((message) => message.destination),
+      messages.map((message) => message.aggregateId),
+      messages.map((message) => message.key),
+      messages.map((message) => JSON.stringify(message.headers)),
+      messages.map((message) => message.payload),
+    ],
+  );
+}
+
+/** Unpublished messages per destination: the backlog a relay still has to drain. */
+export async function pendingCounts(client: Queryable): Promise<Record<string, number>> {
+  const { rows } = await client.query<{ destination: string; pending: string }>(
+    'SELECT destination, count(*) AS pending FROM outbox WHERE published_at IS NULL GROUP BY destination',
+  );
+  return Object.fromEntries(rows.map((row) => [row.destination, Number(row.pending)]));
+}

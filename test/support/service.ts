@@ -1,0 +1,22 @@
+/** The registration use case wired to a test database, with a controllable clock. */
+import { v7 as uuidv7 } from 'uuid';
+import { parseUserRegistered, type UserRegistered } from '../../src/individual-customers/user-registered.schema.js';
+import { createRegisterCustomers, type RegisterCustomers } from '../../src/individual-customers/register-customers.js';
+import type { Pool } from '../../src/platform/postgres/database.js';
+
+export function registerCustomersOn(pool: Pool, options: { onCommitted?: () => void } = {}): RegisterCustomers {
+  return createRegisterCustomers({
+    pool,
+    numberPrefix: 'ACME',
+    clock: () => new Date('2026-01-02T10:30:02Z'),
+    newId: () => uuidv7(),
+    ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
+  });
+}
+
+/** Parses a test event, failing the test if it is not valid. */
+export function valid(event: unknown): UserRegistered {
+  const parsed = parseUserRegistered(event);
+  if (!parsed.ok) throw parsed.error;
+  return parsed.value;
+}
