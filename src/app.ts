@@ -2,7 +2,8 @@
  * Builds the HTTP application from its dependencies, with no I/O of its own: tests drive it with `app.inject`,
  * `service.ts` owns listening and shutdown.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FindCustomer } from './individual-customers/customers.http.js';
 import { customerRoutes, userRegisteredIntake } from './individual-customers/customers.http.js';
 import type { RegisterCustomers } from './individual-customers/register-customers.js';
@@ -10,12 +11,14 @@ import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
 import { installProblemHandlers } from './platform/http/problem.js';
 import type { Logger } from './platform/logger.js';
+import type { Metrics } from './platform/metrics.js';
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
   readonly registerCustomers: RegisterCustomers;
   readonly findCustomer: FindCustomer;
+  readonly metrics: Metrics;
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** False once shutdown has begun. */
   readonly accepting?: () => boolean;
@@ -24,17 +27,22 @@ export interface AppDeps {
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const app: FastifyInstance = Fastify({
-    // pino's Logger is a FastifyBaseLogger; the cast only narrows fastify's generic logger parameter.
-    loggerInstance: deps.logger as FastifyBaseLogger,
+  // The default instance type (route modules take it); pino's Logger is a FastifyBaseLogger.
+  const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
+    loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimitBytes,
-    disableRequestLogging: true,
+    // One log line per outcome is written by the flows; per-request access logs would double it.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     requestIdHeader: 'x-request-id',
   });
   installProblemHandlers(app);
   healthRoutes(app, { checks: deps.healthChecks, accepting: deps.accepting ?? (() => true) });
   customerRoutes(app, deps.findCustomer);
+  app.get('/metrics', async (_request, reply) => {
+    void reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
   eventsRoutes(app, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
   return app;
 }

@@ -41,7 +41,11 @@ async function serve(): Promise<void> {
   const logger = createLogger(config.log);
   const service = await startService(config, logger);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const shutdown = (signal: NodeJS.Signals) => {
+      // A terminal or `tsx` may deliver the signal twice; the deadline, not a second signal, ends a stuck shutdown.
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down');
       const deadline = setTimeout(() => {
         logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting');
@@ -54,8 +58,8 @@ async function serve(): Promise<void> {
         resolve();
       });
     };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
   });
 }
 

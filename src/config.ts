@@ -78,10 +78,14 @@ export function loadConfig(env: Environment = process.env): Config {
       problems.push(`${name}: ${issue.message} (got ${describeValue(name, env[name])})`);
     }
   }
-  const database = parsed.success ? databaseConfig(parsed.data, problems) : undefined;
-  if (!parsed.success || database === undefined || problems.length > 0) {
+  if (!parsed.success) {
+    // Still report an incomplete DB_* set, so one run names every offending variable.
+    const raw = emptyAsUnset(env);
+    databaseConfig({ DATABASE_URL: raw.DATABASE_URL, DB_HOST: raw.DB_HOST, DB_USER: raw.DB_USER, DB_NAME: raw.DB_NAME } as z.infer<typeof environmentSchema>, problems);
     throw new ConfigError(problems);
   }
+  const database = databaseConfig(parsed.data, problems);
+  if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES },

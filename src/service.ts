@@ -10,6 +10,7 @@ import { createRegisterCustomers } from './individual-customers/register-custome
 import type { Logger } from './platform/logger.js';
 import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
+import { createMetrics } from './platform/metrics.js';
 import { migrate } from './platform/postgres/migrate.js';
 
 export interface Database {
@@ -61,7 +62,9 @@ export interface RunningService {
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const database = await openDatabase(config.database, logger);
   let accepting = true;
+  const metrics = createMetrics();
   const registerCustomers = createRegisterCustomers({
+    metrics,
     pool: database.pool,
     numberPrefix: config.customers.numberPrefix,
     clock: () => new Date(),
@@ -71,6 +74,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
+    metrics,
     findCustomer: (key) => findCustomer(database.pool, key),
     healthChecks: { db: () => isReachable(database.pool) },
     accepting: () => accepting,

@@ -9,6 +9,7 @@
  * the insert are atomic across instances; then it increments the counters of the months it needs. A counter row
  * stays locked until commit, so numbers are gapless (a rollback gives them back) and increase in commit order.
  */
+import type { Metrics } from '../platform/metrics.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
@@ -53,6 +54,7 @@ export interface RegisterCustomersDeps {
   readonly newId: () => string;
   /** Called after a transaction that created customers has committed: wakes the outbox relay and the projector. */
   readonly onCommitted?: () => void;
+  readonly metrics?: Metrics;
 }
 
 export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promise<RegistrationResult[]>;
@@ -64,8 +66,10 @@ export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promi
  */
 export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCustomers {
   const registerInOneTransaction = async (commands: readonly RegisterCustomer[]) => {
+    const started = performance.now();
     const results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps));
     if (results.some((result) => result.outcome === 'created')) deps.onCommitted?.();
+    record(deps, commands, results, started);
     return results;
   };
 
@@ -74,7 +78,10 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     try {
       return await registerInOneTransaction(commands);
     } catch (error) {
-      if (commands.length === 1 || isTransientError(error)) throw error;
+      if (commands.length === 1 || isTransientError(error)) {
+        deps.metrics?.customerCreated.inc({ status: 'failed' }, commands.length);
+        throw error;
+      }
     }
     const results: RegistrationResult[] = [];
     for (const command of commands) {
@@ -82,6 +89,7 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
         const [result] = await registerInOneTransaction([command]);
         results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
       } catch (error) {
+        deps.metrics?.customerCreated.inc({ status: 'failed' });
         results.push({ outcome: 'failed', error, transient: isTransientError(error) });
       }
     }
@@ -215,6 +223,27 @@ async function registerWithin(
       reason: decision.redelivered ? 'redelivered' : 'user-already-registered',
       customer: first.customer,
     };
+  });
+}
+
+function record(
+  deps: RegisterCustomersDeps,
+  commands: readonly RegisterCustomer[],
+  results: readonly RegistrationResult[],
+  startedAt: number,
+): void {
+  const { metrics } = deps;
+  if (metrics === undefined) return;
+  const now = Date.now();
+  const seconds = (performance.now() - startedAt) / 1000;
+  results.forEach((result, index) => {
+    metrics.customerCreated.inc({ status: result.outcome });
+    if (result.outcome !== 'created') return;
+    metrics.customerCreationDuration.observe(seconds);
+    const timestamp = Date.parse(commands[index]?.event.timestamp ?? '');
+    if (Number.isFinite(timestamp)) {
+      metrics.eventProcessingLag.observe({ event_type: 'UserRegistered' }, Math.max(0, (now - timestamp) / 1000));
+    }
   });
 }
 

@@ -52,6 +52,13 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (mediaType === CLOUDEVENTS_JSON) return dispatchCloudEvent(parseStructured(request.body), trace);
     if (isBinaryMode(headers)) return dispatchCloudEvent(parseBinary(headers, request.body), trace);
+    if (mediaType !== 'application/json') {
+      throw new HttpProblem({
+        status: 415,
+        code: 'UNSUPPORTED_CONTENT_TYPE',
+        detail: `content type "${mediaType ?? ''}" is not accepted: send application/json or a CloudEvent`,
+      });
+    }
     const eventType = (request.body as { eventType?: unknown } | null)?.eventType;
     if (typeof request.body !== 'object' || request.body === null || Array.isArray(request.body)) {
       throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_TYPE', '(root)', 'the body must be a JSON object')));

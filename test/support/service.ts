@@ -2,15 +2,17 @@
 import { v7 as uuidv7 } from 'uuid';
 import { parseUserRegistered, type UserRegistered } from '../../src/individual-customers/user-registered.schema.js';
 import { createRegisterCustomers, type RegisterCustomers } from '../../src/individual-customers/register-customers.js';
+import type { Metrics } from '../../src/platform/metrics.js';
 import type { Pool } from '../../src/platform/postgres/database.js';
 
-export function registerCustomersOn(pool: Pool, options: { onCommitted?: () => void } = {}): RegisterCustomers {
+export function registerCustomersOn(pool: Pool, options: { onCommitted?: () => void; metrics?: Metrics } = {}): RegisterCustomers {
   return createRegisterCustomers({
     pool,
     numberPrefix: 'ACME',
     clock: () => new Date('2026-01-02T10:30:02Z'),
     newId: () => uuidv7(),
     ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   });
 }
 

@@ -20,7 +20,7 @@ export function healthRoutes(app: FastifyInstance, options: HealthOptions): void
     return { up, body: { status: up ? 'UP' : options.accepting() ? 'DOWN' : 'OUT_OF_SERVICE', components } };
   };
 
-  app.get('/health/live', async () => ({ status: 'UP' }));
+  app.get('/health/live', (_request, reply) => reply.send({ status: 'UP' }));
   const ready = async (_request: unknown, reply: { status: (code: number) => unknown }) => {
     const { up, body } = await evaluate();
     reply.status(up ? 200 : 503);

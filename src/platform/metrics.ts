@@ -1,0 +1,79 @@
+/**
+ * Prometheus metrics (SPEC §6). One registry per service instance (tests build their own), created here and handed
+ * to whoever records; nothing reads a global registry.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** `status`: created | duplicate | rejected | failed. */
+  readonly customerCreated: Counter<'status'>;
+  readonly customerCreationDuration: Histogram;
+  /** From the input event's own timestamp to its effect committing; `event_type` is the input's type. */
+  readonly eventProcessingLag: Histogram<'event_type'>;
+  readonly readModelProjectionDuration: Histogram;
+  readonly deadLettered: Counter<'transport' | 'reason'>;
+  readonly retries: Counter<'transport'>;
+  readonly ignoredEvents: Counter<'transport' | 'event_type'>;
+  readonly outboxPublished: Counter<'destination'>;
+  readonly outboxBacklog: Gauge<'destination'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    customerCreated: new Counter({
+      name: 'customer_created_total',
+      help: 'Registration outcomes of input events',
+      labelNames: ['status'],
+      registers,
+    }),
+    customerCreationDuration: new Histogram({
+      name: 'customer_creation_duration_seconds',
+      help: 'Time to register a customer (the transaction and what leads to it)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    eventProcessingLag: new Histogram({
+      name: 'event_processing_lag_seconds',
+      help: 'From the input event timestamp to its effect being committed',
+      labelNames: ['event_type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    readModelProjectionDuration: new Histogram({
+      name: 'read_model_projection_duration_seconds',
+      help: 'Time to apply a batch of events to the read model',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'dead_letters_total',
+      help: 'Input messages parked in the dead-letter store',
+      labelNames: ['transport', 'reason'],
+      registers,
+    }),
+    retries: new Counter({ name: 'event_retries_total', help: 'Retries of transient failures', labelNames: ['transport'], registers }),
+    ignoredEvents: new Counter({
+      name: 'ignored_events_total',
+      help: 'Input events of a type this service does not handle',
+      labelNames: ['transport', 'event_type'],
+      registers,
+    }),
+    outboxPublished: new Counter({
+      name: 'outbox_published_total',
+      help: 'Outbox messages published',
+      labelNames: ['destination'],
+      registers,
+    }),
+    outboxBacklog: new Gauge({
+      name: 'outbox_backlog_messages',
+      help: 'Outbox messages committed but not yet published',
+      labelNames: ['destination'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * Publishes outbox messages of one destination, in outbox order, at least once. Shared by every transport: the
+ * transport supplies only `publish`.
+ *
+ * Several instances may run a relay for the same destination: a session-level advisory lock makes one of them the
+ * publisher and the others stand-bys, which keeps per-aggregate order without coordination. The publisher is woken
+ * right after a local commit and polls for commits made by other instances.
+ *
+ * A broker outage stops the relay at the first message it could not publish (order is kept), counts the attempt,
+ * and retries with exponential backoff; the backlog stays in the table and drains when the broker is back.
+ */
+import type pg from 'pg';
+import type { Logger } from '../logger.js';
+import type { WakeSignal } from '../wake-signal.js';
+import type { Pool } from './database.js';
+import type { OutboxDestination } from './outbox.js';
+
+export interface PendingMessage {
+  readonly id: string;
+  readonly eventId: string;
+  readonly aggregateId: string;
+  readonly key: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The exact JSON text written by the use case. */
+  readonly payload: string;
+}
+
+export interface OutboxRelayOptions {
+  readonly pool: Pool;
+  readonly destination: OutboxDestination;
+  /** Publishes `messages` in order; resolves once the broker has acknowledged all of them, throws otherwise. */
+  readonly publish: (messages: readonly PendingMessage[]) => Promise<void>;
+  readonly wake: WakeSignal;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  readonly pollIntervalMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Called after each published batch (metrics). */
+  readonly onPublished?: (messages: readonly PendingMessage[]) => void;
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface OutboxRelay {
+  /** Runs until `stop()`; resolves when the loop has finished its current batch. */
+  start(): void;
+  stop(): Promise<void>;
+  /** Publishes whatever is pending now, once (Job mode, tests, shutdown). Returns how many were published. */
+  drain(): Promise<number>;
+}
+
+// Lock keys: one per destination, in a range no other lock of this service uses.
+const LOCK_BASE = 7_419_300_000;
+
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const batchSize = options.batchSize ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 250;
+  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const lockKey = LOCK_BASE + hashDestination(options.destination);
+  let running = false;
+  let loop: Promise<void> | undefined;
+
+  async function publishBatch(client: pg.PoolClient | Pool): Promise<number> {
+    const { rows } = await client.query<{
+      id: string;
+      event_id: string;
+      aggregate_id: string;
+      message_key: string | null;
+      headers: Record<string, string>;
+      payload: string;
+    }>(
+      `SELECT id, event_id, aggregate_id, message_key, headers, payload::text AS payload
+       FROM outbox WHERE destination = $1 AND published_at IS NULL ORDER BY id LIMIT $2`,
+      [options.destination, batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const messages = rows.map((row) => ({
+      id: row.id,
+      eventId: row.event_id,
+      aggregateId: row.aggregate_id,
+      key: row.message_key,
+      headers: row.headers,
+      payload: row.payload,
+    }));
+    try {
+      await options.publish(messages);
+    } catch (error) {
+      const first = messages[0];
+      await client
+        .query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [first?.id, String(error)])
+        .catch(() => undefined);
+      throw error;
+    }
+    await client.query('UPDATE outbox SET published_at = NOW(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])', [
+      messages.map((message) => message.id),
+    ]);
+    options.onPublished?.(messages);
+    return messages.length;
+  }
+
+  async function run(): Promise<void> {
+    let backoffMs = 0;
+    while (running) {
+      let leader: pg.PoolClient | undefined;
+      try {
+        leader = await options.pool.connect();
+        const { rows } = await leader.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [lockKey]);
+        if (rows[0]?.locked !== true) {
+          leader.release();
+          leader = undefined;
+          await options.wake.wait(pollIntervalMs * 4);
+          continue;
+        }
+        while (running) {
+          const published = await publishBatch(leader);
+          backoffMs = 0;
+          if (published < batchSize) await options.wake.wait(pollIntervalMs);
+        }
+        await leader.query('SELECT pg_advisory_unlock($1)', [lockKey]);
+      } catch (error) {
+        options.onError?.(error);
+        backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? 500 : backoffMs * 2);
+        options.logger.warn({ err: error, destination: options.destination, retryInMs: backoffMs }, 'outbox relay failed; will retry');
+        // A broken connection releases the session lock with it; let the pool discard it.
+        leader?.release(true);
+        leader = undefined;
+        await sleep(backoffMs, () => running);
+      } finally {
+        leader?.release();
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      options.wake.notify();
+      await loop;
+    },
+    async drain() {
+      let total = 0;
+      for (;;) {
+        const published = await publishBatch(options.pool);
+        total += published;
+        if (published < batchSize) return total;
+      }
+    },
+  };
+}
+
+function hashDestination(destination: string): number {
+  let hash = 0;
+  for (const char of destination) hash = (hash * 31 + char.charCodeAt(0)) % 10_000;
+  return hash;
+}
+
+async function sleep(ms: number, stillRunning: () => boolean): Promise<void> {
+  const step = 100;
+  for (let waited = 0; waited < ms && stillRunning(); waited += step) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(step, ms - waited)));
+  }
+}
