@@ -9,6 +9,7 @@ import { customerRoutes, userRegisteredIntake } from './individual-customers/cus
 import type { RegisterCustomers } from './individual-customers/register-customers.js';
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
+import { registerOpenApi } from './platform/http/openapi.js';
 import { installProblemHandlers } from './platform/http/problem.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
@@ -37,12 +38,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: 'x-request-id',
   });
   installProblemHandlers(app);
-  healthRoutes(app, { checks: deps.healthChecks, accepting: deps.accepting ?? (() => true) });
-  customerRoutes(app, deps.findCustomer);
-  app.get('/metrics', async (_request, reply) => {
-    void reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+  registerOpenApi(app);
+  void app.register((api, _options, done) => {
+    healthRoutes(api, { checks: deps.healthChecks, accepting: deps.accepting ?? (() => true) });
+    api.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+      void reply.type(deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    });
+    customerRoutes(api, deps.findCustomer);
+    eventsRoutes(api, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
+    done();
   });
-  eventsRoutes(app, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
   return app;
 }

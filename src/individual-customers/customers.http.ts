@@ -3,6 +3,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
+import { jsonSchemaOf, problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { InvalidInputError } from '../platform/validation.js';
 import type { Customer } from './domain/customer.js';
@@ -18,6 +19,41 @@ export type FindCustomer = (key: CustomerKey) => Promise<Customer | undefined>;
 
 const emailSchema = z.email().max(254);
 
+/** The customer document on the wire (the seed's "Initial Profile State"); documents the API and is checked in tests. */
+export const customerDocumentSchema = z.object({
+  customerId: z.string(),
+  userId: z.string(),
+  customerNumber: z.string(),
+  name: z.object({ firstName: z.string(), lastName: z.string(), displayName: z.string() }),
+  email: z.object({ address: z.string(), verified: z.boolean() }),
+  phone: z.null(),
+  status: z.enum(['PENDING_VERIFICATION', 'ACTIVE']),
+  type: z.literal('INDIVIDUAL'),
+  profile: z.object({
+    dateOfBirth: z.string().nullable(),
+    gender: z.string().nullable(),
+    preferredLocale: z.string(),
+    timezone: z.string(),
+    preferredCurrency: z.string(),
+  }),
+  preferences: z.object({
+    communication: z.object({ email: z.boolean(), sms: z.boolean(), push: z.boolean(), marketing: z.boolean() }),
+    privacy: z.object({ shareDataWithPartners: z.boolean(), allowAnalytics: z.boolean() }),
+  }),
+  addresses: z.array(z.never()),
+  segments: z.array(z.string()),
+  registeredAt: z.string(),
+  lastActivityAt: z.string(),
+  profileCompleteness: z.number().int(),
+});
+
+const lookupSchema = (param: string, description: string) => ({
+  tags: ['customers'],
+  summary: `Customer by ${description}`,
+  params: { type: 'object', properties: { [param]: { type: 'string', description } }, required: [param] },
+  response: { 200: jsonSchemaOf(customerDocumentSchema), 400: problemSchema, 404: problemSchema },
+});
+
 export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer): void {
   const lookup = async (key: CustomerKey) => {
     const customer = await findCustomer(key);
@@ -29,22 +65,22 @@ export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer)
   const badParam = (code: 'INVALID_UUID' | 'INVALID_VALUE' | 'INVALID_EMAIL', field: string, message: string) =>
     new HttpProblem(invalidInput(InvalidInputError.of(code, field, message)));
 
-  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', async (request) => {
+  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', { schema: lookupSchema('customerId', 'customer id (UUID)') }, async (request) => {
     const id = parseCustomerId(request.params.customerId);
     if (id === undefined) throw badParam('INVALID_UUID', 'customerId', 'must be a UUID');
     return lookup({ by: 'id', value: id });
   });
-  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', async (request) => {
+  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', { schema: lookupSchema('userId', 'user id (UUID)') }, async (request) => {
     const id = parseUserId(request.params.userId);
     if (id === undefined) throw badParam('INVALID_UUID', 'userId', 'must be a UUID');
     return lookup({ by: 'userId', value: id });
   });
-  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', async (request) => {
+  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', { schema: lookupSchema('customerNumber', 'customer number (ACME-YYYYMM-NNNNNN)') }, async (request) => {
     const number = parseCustomerNumber(request.params.customerNumber);
     if (number === undefined) throw badParam('INVALID_VALUE', 'customerNumber', 'must look like ACME-YYYYMM-NNNNNN');
     return lookup({ by: 'number', value: number.value });
   });
-  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', async (request) => {
+  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', { schema: lookupSchema('email', 'e-mail address') }, async (request) => {
     const email = emailSchema.safeParse(request.params.email);
     if (!email.success) throw badParam('INVALID_EMAIL', 'email', 'must be an e-mail address');
     return lookup({ by: 'email', value: email.data });

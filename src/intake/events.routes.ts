@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
+import { problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { InvalidInputError } from '../platform/validation.js';
 
@@ -40,7 +41,21 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     }
   });
 
-  app.post('/api/v1/events', async (request, reply) => {
+  const outcomeSchema = {
+    type: 'object',
+    properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate'] } },
+    additionalProperties: true,
+  };
+  const schema = {
+    tags: ['events'],
+    summary: 'Ingest one event',
+    description:
+      'A plain UserRegistered envelope (application/json), or a CloudEvent (structured application/cloudevents+json, or binary ' +
+      `with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it created, 200 when it was a duplicate.`,
+    response: { 200: outcomeSchema, 201: outcomeSchema, 400: problemSchema, 413: problemSchema, 415: problemSchema, 503: problemSchema },
+  };
+
+  app.post('/api/v1/events', { schema }, async (request, reply) => {
     const trace = traceOf(request);
     const result = await dispatch(request, trace);
     reply.status(result.outcome === 'created' ? 201 : 200);

@@ -180,3 +180,26 @@ describe('health', () => {
     expect(response.json()).toMatchObject({ status: 'UP' });
   });
 });
+
+describe('API description', () => {
+  it('serves an OpenAPI document listing every endpoint, and a docs page', async () => {
+    const response = await app.inject({ method: 'GET', url: '/openapi.json' });
+    expect(response.statusCode).toBe(200);
+    const document = response.json<{ openapi: string; paths: Record<string, unknown> }>();
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/customers/{customerId}',
+        '/api/v1/customers/by-user/{userId}',
+        '/api/v1/customers/by-number/{customerNumber}',
+        '/api/v1/customers/by-email/{email}',
+        '/api/v1/events',
+        '/health/ready',
+        '/metrics',
+      ]),
+    );
+    const docs = await app.inject({ method: 'GET', url: '/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toMatch(/text\/html/);
+  });
+});
