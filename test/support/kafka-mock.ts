@@ -5,9 +5,12 @@
  * `kafka-mock/bin/`), starts it as a child process and returns its bootstrap servers, which any
  * Kafka client (kafkajs included) can connect to. Always call `stop()` (e.g. in `afterAll`).
  *
- * Limitations of the mock (librdkafka 2.0.2 with kafkajs 2.2.4): no CreateTopics admin API
- * (use `topics` / `createTopic()` or produce-time auto-creation), no kafkajs idempotent producer
- * or transactions, and each partition only retains about 5 MiB, silently dropping older messages.
+ * Limitations of the mock (librdkafka 2.0.2 with kafkajs 2.2.4): no CreateTopics/DeleteTopics
+ * admin API (use `topics` / `createTopic()` or produce-time auto-creation, 4 partitions), no
+ * kafkajs idempotent producer or transactions, no ListGroups/DescribeGroups (so no
+ * `admin.resetOffsets`/`setOffsets`), and each partition only retains about 5 MiB, silently
+ * dropping older messages. A group's first join takes 3 s; joining a group whose previous member
+ * just left waits about sessionTimeout - 1 s, so use a fresh group id per test.
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -115,7 +118,7 @@ export async function startKafkaMock(options: KafkaMockOptions = {}): Promise<Ka
       resolve();
     });
   });
-  child.stdin.on('error', () => {}); // EPIPE after the process died is reported via 'exit'.
+  child.stdin.on('error', () => {}); // EPIPE after the process died is reported via 'close'.
   createInterface({ input: child.stdout }).on('line', (line) => waiting.shift()?.resolve(line));
 
   const nextLine = (timeoutMs: number, what: string): Promise<string> =>
