@@ -37,7 +37,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     user: USER,
     password: PASSWORD,
     persistent: true,
-    createPostgresUser: true,
+    // Only root needs (and can create) the separate user; anyone else runs the server as themselves.
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags: Object.entries(options.settings ?? {}).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
     onLog: log,
     onError: (error) => log(`[error] ${String(error)}`),
