@@ -69,7 +69,8 @@ CREATE TABLE event_store (
     -- correlationId, causationId, traceparent and where the causing message came from.
     metadata JSONB NOT NULL,
     occurred_at TIMESTAMP WITH TIME ZONE NOT NULL,
-    recorded_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
+    -- clock_timestamp(), not now(): the moment of the append, close to commit, for lag measurements.
+    recorded_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (stream_id, stream_version)
 );
 CREATE INDEX idx_event_store_transaction ON event_store (transaction_id, global_position);
