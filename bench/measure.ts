@@ -1,0 +1,142 @@
+/**
+ * Figures read from the database after (or during) a run: commit and projection times come from PostgreSQL's own
+ * commit timestamps (`track_commit_timestamp = on`), measured against each customer's `registeredAt`, which is the
+ * input event's timestamp. Nothing in the service is instrumented for the benchmark.
+ */
+import type pg from 'pg';
+
+export interface Distribution {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export function distribution(valuesMs: readonly number[]): Distribution {
+  const sorted = [...valuesMs].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
+}
+
+/** Where the read model keeps its documents, and how a document names its customer. */
+export interface ReadModelLocation {
+  readonly table: string;
+  readonly customerIdColumn: string;
+}
+
+export interface Progress {
+  readonly customers: number;
+  readonly unpublished: number;
+  readonly projected: number;
+}
+
+export async function progress(pool: pg.Pool, readModel: ReadModelLocation): Promise<Progress> {
+  const { rows } = await pool.query<{ customers: string; unpublished: string; projected: string }>(
+    `SELECT (SELECT count(*) FROM customers) AS customers,
+            (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished,
+            (SELECT count(*) FROM ${readModel.table}) AS projected`,
+  );
+  const row = rows[0];
+  return { customers: Number(row?.customers), unpublished: Number(row?.unpublished), projected: Number(row?.projected) };
+}
+
+export interface DatabaseTimings {
+  /** Input timestamp → the registration's commit. */
+  readonly committed: Distribution;
+  /** Input timestamp → the read-model document's commit. */
+  readonly visible: Distribution;
+  /** Commit time of the last customer and of the last document, epoch ms. */
+  readonly lastCommittedAt: number;
+  readonly lastProjectedAt: number;
+}
+
+/** Timings of the customers registered from `sinceMs` on (input timestamps). */
+export async function databaseTimings(pool: pg.Pool, readModel: ReadModelLocation, sinceMs: number, untilMs: number): Promise<DatabaseTimings> {
+  const since = new Date(sinceMs).toISOString();
+  const until = new Date(untilMs).toISOString();
+  const { rows } = await pool.query<{ committed_ms: number; visible_ms: number | null; committed_at: number; projected_at: number | null }>(
+    `SELECT extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - c.registered_at) * 1000 AS committed_ms,
+            extract(epoch FROM pg_xact_commit_timestamp(r.xmin) - c.registered_at) * 1000 AS visible_ms,
+            extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000 AS committed_at,
+            extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000 AS projected_at
+     FROM customers c LEFT JOIN ${readModel.table} r ON r.${readModel.customerIdColumn}::text = c.id::text
+     WHERE c.registered_at >= $1 AND c.registered_at <= $2`,
+    [since, until],
+  );
+  const committed = rows.map((row) => Number(row.committed_ms));
+  const visible = rows.filter((row) => row.visible_ms !== null).map((row) => Number(row.visible_ms));
+  return {
+    committed: distribution(committed),
+    visible: distribution(visible),
+    lastCommittedAt: Math.max(...rows.map((row) => Number(row.committed_at))),
+    lastProjectedAt: Math.max(...rows.map((row) => Number(row.projected_at ?? 0))),
+  };
+}
+
+export interface Correctness {
+  readonly customers: number;
+  readonly expectedCustomers: number;
+  readonly usersWithSeveralCustomers: number;
+  /** Months whose numbers are not exactly 1..count. */
+  readonly monthsWithGaps: number;
+  readonly customersWithoutEvent: number;
+  readonly unpublished: number;
+  readonly customersNotProjected: number;
+  readonly customersNotSeenOnKafka: number;
+  readonly deadLetters: number;
+  readonly expectedDeadLetters: number;
+  readonly ok: boolean;
+}
+
+export async function checkCorrectness(
+  pool: pg.Pool,
+  readModel: ReadModelLocation,
+  expected: { customers: number; deadLetters: number },
+  publishedCustomerIds: ReadonlySet<string>,
+): Promise<Correctness> {
+  const one = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n ?? Number.NaN);
+  const customers = await one('SELECT count(*) AS n FROM customers');
+  const usersWithSeveralCustomers = await one('SELECT count(*) AS n FROM (SELECT user_id FROM customers GROUP BY 1 HAVING count(*) > 1) AS d');
+  const monthsWithGaps = await one(
+    `SELECT count(*) AS n FROM (
+       SELECT split_part(customer_number, '-', 2) AS month, count(*) AS numbers,
+              min(split_part(customer_number, '-', 3)::int) AS lowest, max(split_part(customer_number, '-', 3)::int) AS highest
+       FROM customers GROUP BY 1) AS m
+     WHERE lowest <> 1 OR highest <> numbers`,
+  );
+  const customersWithoutEvent = await one(
+    `SELECT count(*) AS n FROM customers c
+     WHERE NOT EXISTS (SELECT 1 FROM event_store e WHERE e.stream_id = c.id::text AND e.event_type = 'CustomerRegistered')`,
+  );
+  const unpublished = await one('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
+  const customersNotProjected = await one(
+    `SELECT count(*) AS n FROM customers c
+     WHERE NOT EXISTS (SELECT 1 FROM ${readModel.table} r WHERE r.${readModel.customerIdColumn}::text = c.id::text)`,
+  );
+  const ids = (await pool.query<{ id: string }>('SELECT id FROM customers')).rows.map((row) => row.id);
+  const customersNotSeenOnKafka = ids.filter((id) => !publishedCustomerIds.has(id)).length;
+  const deadLetters = await one('SELECT count(*) AS n FROM dead_letters');
+  const ok =
+    customers === expected.customers &&
+    usersWithSeveralCustomers === 0 &&
+    monthsWithGaps === 0 &&
+    customersWithoutEvent === 0 &&
+    unpublished === 0 &&
+    customersNotProjected === 0 &&
+    customersNotSeenOnKafka === 0 &&
+    deadLetters === expected.deadLetters;
+  return {
+    customers,
+    expectedCustomers: expected.customers,
+    usersWithSeveralCustomers,
+    monthsWithGaps,
+    customersWithoutEvent,
+    unpublished,
+    customersNotProjected,
+    customersNotSeenOnKafka,
+    deadLetters,
+    expectedDeadLetters: expected.deadLetters,
+    ok,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The service under test, as its own process (the compiled `dist/main.js`, as the container runs it), with the
+ * resident memory and CPU time the kernel accounts to it sampled from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+
+export interface ServiceProcess {
+  readonly pid: number;
+  readonly url: string;
+  /** Resident set size now, in bytes. */
+  rss(): Promise<number>;
+  /** Largest resident set size sampled since start (every 100 ms), in bytes. */
+  peakRss(): number;
+  /** User + system CPU seconds used since start. */
+  cpuSeconds(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export async function startServiceProcess(options: {
+  readonly root: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly port: number;
+  readonly onOutput?: (line: string) => void;
+}): Promise<ServiceProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['dist/main.js', 'serve'], {
+    cwd: options.root,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(options.port), LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output = (output + text).slice(-20_000);
+    options.onOutput?.(text);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the service did not start');
+  const url = `http://127.0.0.1:${options.port}`;
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}:\n${output}`);
+    const ready = await fetch(`${url}/health/ready`).then((response) => response.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline) throw new Error(`the service did not become ready:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const rss = async () => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  };
+  let peak = 0;
+  const sampler = setInterval(() => {
+    rss().then((value) => (peak = Math.max(peak, value)), () => undefined);
+  }, 100);
+  sampler.unref();
+
+  return {
+    pid,
+    url,
+    rss,
+    peakRss: () => peak,
+    cpuSeconds: async () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    },
+    stop: async () => {
+      clearInterval(sampler);
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`the service exited with ${code} on SIGTERM:\n${output}`);
+    },
+  };
+}
