@@ -9,7 +9,7 @@
  */
 import { SpanKind, SpanStatusCode, trace, type Link, type SpanContext } from '@opentelemetry/api';
 import { headersOf, type KafkaInputMessage } from '../platform/kafka/client.js';
-import { createBatchConsumer, type BatchConsumer, type RetryFailure } from '../platform/kafka/consumer.js';
+import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions, type RetryFailure } from '../platform/kafka/consumer.js';
 import type { KafkaClient } from '../platform/kafka/client.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -300,6 +300,8 @@ export interface UserEventsConsumerOptions extends UserEventsHandlerDeps {
   readonly batchSize: number;
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
+  /** Observability hook: a retry (or, with `delayMs` 0, the parking after the last one) was scheduled. */
+  readonly onRetryScheduled?: BatchConsumerOptions['onRetryScheduled'];
 }
 
 /** The live consumer of `identity.user.events`. */
@@ -316,8 +318,9 @@ export function createUserEventsConsumer(options: UserEventsConsumerOptions): Ba
     sessionTimeoutMs: options.sessionTimeoutMs,
     handle: (messages) => handler.handle(messages),
     onRetriesExhausted: (message, failure) => handler.parkExhausted(message, failure),
-    onRetryScheduled: ({ delayMs }) => {
-      if (delayMs > 0) options.metrics?.retries.inc({ transport: 'kafka' });
+    onRetryScheduled: (event) => {
+      if (event.delayMs > 0) options.metrics?.retries.inc({ transport: 'kafka' });
+      options.onRetryScheduled?.(event);
     },
     onGroupJoin: () => options.metrics?.kafkaGroupJoins.inc(),
   });

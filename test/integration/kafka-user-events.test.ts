@@ -1,17 +1,11 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUserEventsConsumer } from '../../src/individual-customers/user-events.consumer.js';
-import type { BatchConsumer } from '../../src/platform/kafka/consumer.js';
-import { createKafkaPublisher, type KafkaPublisher } from '../../src/platform/kafka/producer.js';
-import { createMetrics, type Metrics } from '../../src/platform/metrics.js';
-import { createOutboxRelay, type OutboxRelay } from '../../src/platform/postgres/outbox-relay.js';
-import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { userRegistered } from '../support/events.js';
-import { eventually, offsetsOf, plainKafka, produce, readTopic, silentLogger, testKafkaClient, type OutgoingMessage } from '../support/kafka.js';
+import { eventually, offsetsOf, plainKafka, produce, readTopic, type OutgoingMessage } from '../support/kafka.js';
+import { startFlow } from '../support/kafka-flow.js';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { registerCustomersOn } from '../support/service.js';
 
 const INPUT = 'identity.user.events';
 const OUTPUT = 'customer.events';
@@ -36,50 +30,8 @@ afterAll(async () => {
   await mock?.stop();
 });
 
-interface Running {
-  readonly consumer: BatchConsumer;
-  readonly relay: OutboxRelay;
-  readonly publisher: KafkaPublisher;
-  readonly metrics: Metrics;
-  stop(): Promise<void>;
-}
-
-async function startFlow(input: string, output: string, groupId: string): Promise<Running> {
-  const metrics = createMetrics({ defaultMetrics: false });
-  const wake = createWakeSignal();
-  const client = testKafkaClient(mock.bootstrapServers);
-  const register = registerCustomersOn(db.pool, { metrics, onCommitted: () => wake.notify() });
-  const consumer = createUserEventsConsumer({
-    kafka: client,
-    register,
-    pool: db.pool,
-    logger: silentLogger,
-    metrics,
-    maxMessageBytes: MAX_MESSAGE_BYTES,
-    groupId,
-    topic: input,
-    retryBackoffMs: [100, 200],
-    batchSize: 500,
-    partitionsConsumedConcurrently: 2,
-    sessionTimeoutMs: 30_000,
-  });
-  const publisher = createKafkaPublisher({ kafka: client, topic: output, logger: silentLogger, spanName: 'publish_customer_registered' });
-  const relay = createOutboxRelay({ pool: db.pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake, logger: silentLogger });
-  consumer.start();
-  relay.start();
-  await consumer.joined();
-  return {
-    consumer,
-    relay,
-    publisher,
-    metrics,
-    stop: async () => {
-      await consumer.stop();
-      await relay.stop();
-      await publisher.disconnect();
-    },
-  };
-}
+const flowOf = (input: string, output: string, groupId: string) =>
+  startFlow({ brokers: mock.bootstrapServers, pool: db.pool, groupId, input, output, maxMessageBytes: MAX_MESSAGE_BYTES });
 
 const message = (event: ReturnType<typeof userRegistered>): OutgoingMessage => ({
   key: event.payload.userId,
@@ -121,7 +73,7 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
 
     const started = Date.now();
     await produce(producer, INPUT, messages);
-    const flow = await startFlow(INPUT, OUTPUT, groupId);
+    const flow = await flowOf(INPUT, OUTPUT, groupId);
     try {
       const offsets = await eventually(
         () => offsetsOf(kafka, groupId, INPUT),
@@ -178,7 +130,7 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
       }
       expect(published).toHaveLength(940);
       expect(seen.size).toBe(940);
-      expect(await flow.metrics.kafkaGroupJoins.get()).toMatchObject({ values: [{ value: 1 }] });
+      expect(await flow.groupJoins(), 'no rebalance').toBe(1);
     } finally {
       await flow.stop();
     }
@@ -195,7 +147,7 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
       { ...message(event), headers: { eventType: 'UserRegistered', traceparent } },
     ]);
     const before = (await db.rows<{ n: string }>('SELECT count(*) AS n FROM dead_letters'))[0]?.n;
-    const flow = await startFlow('other.identity.events', 'other.customer.events', groupId);
+    const flow = await flowOf('other.identity.events', 'other.customer.events', groupId);
     try {
       await eventually(
         () => offsetsOf(kafka, groupId, 'other.identity.events'),

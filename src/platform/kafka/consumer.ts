@@ -6,9 +6,9 @@
  *   handler resolves once their effect has committed in PostgreSQL, or they were parked.
  * - A handler that throws has hit a transient failure. Only that partition is paused (the others, and heartbeats,
  *   keep flowing, so the group never rebalances because of a retry) and resumed after the next wait of the retry
- *   schedule; kafkajs then refetches from the first unfinished offset. Retries run one message at a time, so when the
- *   schedule runs out only the message that keeps failing is handed to `onRetriesExhausted` (parked), and the
- *   partition continues after it.
+ *   schedule; kafkajs then refetches from the first unfinished offset. Retries run one message at a time (until the
+ *   partition is past the chunk that failed), so when the schedule runs out only the message that keeps failing is
+ *   handed to `onRetriesExhausted` (parked), and the partition continues after it.
  * - If even parking fails (the database is still away), the partition stays held and parking is retried at the last
  *   interval of the schedule: nothing is committed that was not stored.
  *
@@ -59,10 +59,16 @@ export interface BatchConsumer {
   isRunning(): boolean;
 }
 
-interface RetryState {
-  readonly offset: string;
+/**
+ * A partition that hit a transient failure. Until it is past the last offset of the chunk that failed, it runs one
+ * message at a time, so the retries and, in the end, the parking concern the message that fails, not its neighbours.
+ */
+interface PartitionRetry {
+  readonly isolateThrough: bigint;
+  /** The message `attempts` refer to. */
+  headOffset: string;
   attempts: number;
-  readonly firstFailedAt: Date;
+  firstFailedAt: Date;
   lastError: unknown;
 }
 
@@ -70,7 +76,7 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
   const log = options.logger.child({ component: 'kafka-consumer', topic: options.topic, groupId: options.groupId });
   const maxBatchSize = options.maxBatchSize ?? 500;
   const schedule = options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [1000];
-  const retries = new Map<number, RetryState>();
+  const retries = new Map<number, PartitionRetry>();
   const timers = new Set<NodeJS.Timeout>();
   let consumer: Consumer | undefined;
   let running = false;
@@ -112,54 +118,54 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       headers: headersOf(message.headers),
       timestamp: message.timestamp,
     }));
-    let retry = retries.get(partition);
-    if (retry !== undefined && messages[0]?.offset !== retry.offset) {
-      // The partition moved on without us (rebalance, another member committed): the old failure is not ours anymore.
-      retries.delete(partition);
-      retry = undefined;
-    }
     let index = 0;
     while (index < messages.length && payload.isRunning() && !payload.isStale()) {
-      const size = retry === undefined ? maxBatchSize : 1;
-      const chunk = messages.slice(index, index + size);
+      const head = messages[index] as KafkaInputMessage;
+      let retry = retries.get(partition);
+      if (retry !== undefined && BigInt(head.offset) > retry.isolateThrough) {
+        retries.delete(partition);
+        retry = undefined;
+      }
+      if (retry !== undefined && retry.headOffset !== head.offset) {
+        retry.headOffset = head.offset;
+        retry.attempts = 0;
+      }
+      const chunk = retry === undefined ? messages.slice(index, index + maxBatchSize) : [head];
       const last = chunk[chunk.length - 1] as KafkaInputMessage;
       try {
         if (retry !== undefined && retry.attempts > schedule.length) {
-          await options.onRetriesExhausted(chunk[0] as KafkaInputMessage, {
-            error: retry.lastError,
-            attempts: retry.attempts,
-            firstFailedAt: retry.firstFailedAt,
-          });
+          await options.onRetriesExhausted(head, { error: retry.lastError, attempts: retry.attempts, firstFailedAt: retry.firstFailedAt });
         } else {
           await options.handle(chunk);
         }
       } catch (error) {
-        const first = chunk[0] as KafkaInputMessage;
-        const state: RetryState = retry ?? { offset: first.offset, attempts: 0, firstFailedAt: new Date(), lastError: error };
-        retries.set(partition, state);
+        if (retry === undefined) {
+          retry = { isolateThrough: BigInt(last.offset), headOffset: head.offset, attempts: 0, firstFailedAt: new Date(), lastError: error };
+          retries.set(partition, retry);
+        }
         let delayMs: number;
-        if (state.attempts > schedule.length) {
+        if (retry.attempts > schedule.length) {
           delayMs = schedule[schedule.length - 1] as number;
-          log.error({ err: error, partition, offset: first.offset, retryInMs: delayMs }, 'could not park a message whose retries ran out; holding the partition');
+          log.error({ err: error, partition, offset: head.offset, retryInMs: delayMs }, 'could not park a message whose retries ran out; holding the partition');
         } else {
-          state.attempts += 1;
-          state.lastError = error;
+          if (retry.attempts === 0) retry.firstFailedAt = new Date();
+          retry.attempts += 1;
+          retry.lastError = error;
           // Past the end of the schedule: park at once (the next round hands the message to onRetriesExhausted).
-          delayMs = schedule[state.attempts - 1] ?? 0;
+          delayMs = schedule[retry.attempts - 1] ?? 0;
           log.warn(
-            { err: error, partition, offset: first.offset, attempt: state.attempts, retryInMs: delayMs },
+            { err: error, partition, offset: head.offset, attempt: retry.attempts, retryInMs: delayMs },
             delayMs === 0 ? 'transient failure, retries exhausted: parking the message' : 'transient failure; retrying',
           );
-          options.onRetryScheduled?.({ topic: options.topic, partition, offset: first.offset, attempt: state.attempts, delayMs, error });
+          options.onRetryScheduled?.({ topic: options.topic, partition, offset: head.offset, attempt: retry.attempts, delayMs, error });
         }
         holdPartition(partition, delayMs);
         return;
       }
-      retries.delete(partition);
-      retry = undefined;
       payload.resolveOffset(last.offset);
       await commit(partition, last.offset);
       index += chunk.length;
+      if (retry !== undefined && BigInt(last.offset) >= retry.isolateThrough) retries.delete(partition);
       await payload.heartbeat();
     }
   }
