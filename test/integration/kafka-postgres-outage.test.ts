@@ -60,7 +60,7 @@ describe('PostgreSQL unavailable for 20 s in the middle of consumption', () => {
       const cutAt = Date.now();
       await produce(producer, INPUT, messagesOf(during));
       // Every partition got messages during the outage, so each one fails and starts its schedule.
-      await eventually(async () => new Set(retries.map((retry) => retry.partition)).size, (n) => n === 4, { what: 'retries on all 4 partitions' });
+      await eventually(() => new Set(retries.map((retry) => retry.partition)).size, (n) => n === 4, { what: 'retries on all 4 partitions' });
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20_000 - (Date.now() - cutAt))));
       await proxy.restore();
 

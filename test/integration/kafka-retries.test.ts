@@ -67,7 +67,7 @@ describe('retries of transient failures', () => {
     });
     try {
       await produce(producer, topic, messagesOf(0));
-      await eventually(async () => retried, (n) => n === 1, { what: 'partition 0 failing' });
+      await eventually(() => retried, (n) => n === 1, { what: 'partition 0 failing' });
       const heldAt = Date.now();
       await produce(producer, topic, [1, 2, 3].flatMap(messagesOf));
       // The other partitions flow while partition 0 waits out its 10 s.
@@ -77,7 +77,7 @@ describe('retries of transient failures', () => {
       expect([...(await registered())].filter((id) => byPartition[0]?.some((event) => event.payload.userId === id))).toEqual([]);
 
       // After the wait, partition 0 goes one message at a time up to the blocked one, and holds there.
-      await eventually(async () => retried, (n) => n === 2, { what: 'the blocked message failing on its own', timeoutMs: 20_000 });
+      await eventually(() => retried, (n) => n === 2, { what: 'the blocked message failing on its own', timeoutMs: 20_000 });
       expect(await customerCount()).toBe(34);
       const users = await registered();
       expect(byPartition[0]?.map((event) => users.has(event.payload.userId))).toEqual([true, true, true, true, false, false, false, false, false, false]);
@@ -119,7 +119,7 @@ describe('retries of transient failures', () => {
     try {
       await proxy.cut();
       await produce(producer, topic, events.map((event, index) => ({ partition: index % 2, key: event.payload.userId, value: JSON.stringify(event) })));
-      await eventually(async () => exhausted.size, (n) => n === 2, { what: 'retries exhausted on both partitions' });
+      await eventually(() => exhausted.size, (n) => n === 2, { what: 'retries exhausted on both partitions' });
       // Still down: parking fails too, so the partitions stay held and nothing is committed.
       await sleep(1_000);
       expect((await offsetsOf(kafka, groupId, topic)).map((p) => p.committed)).toEqual(['-1', '-1']);

@@ -52,7 +52,7 @@ export async function startFlow(options: FlowOptions): Promise<RunningFlow> {
     ...(options.onRetryScheduled === undefined ? {} : { onRetryScheduled: options.onRetryScheduled }),
   });
   let relay: OutboxRelay | undefined;
-  let stopPublisher = async () => undefined as void;
+  let stopPublisher = (): Promise<void> => Promise.resolve();
   if (options.output !== undefined) {
     const publisher = createKafkaPublisher({ kafka: client, topic: options.output, logger: silentLogger, spanName: 'publish_customer_registered' });
     relay = createOutboxRelay({ pool: options.pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake, logger: silentLogger });

@@ -89,7 +89,7 @@ export async function offsetsOf(kafka: Kafka, groupId: string, topic: string): P
 
 /** Resolves when `condition` holds, polling; fails with `describe()` after `timeoutMs`. */
 export async function eventually<T>(
-  probe: () => Promise<T>,
+  probe: () => T | Promise<T>,
   condition: (value: T) => boolean,
   options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
