@@ -87,6 +87,17 @@ export async function offsetsOf(kafka: Kafka, groupId: string, topic: string): P
   }
 }
 
+/** Messages in `topic` so far (the sum of its partitions' end offsets). */
+export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, partition) => sum + Number(partition.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Resolves when `condition` holds, polling; fails with `describe()` after `timeoutMs`. */
 export async function eventually<T>(
   probe: () => T | Promise<T>,
