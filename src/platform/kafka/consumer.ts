@@ -170,6 +170,31 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
     }
   }
 
+  /** Runs the consumer in the background; a broker that is not there (yet) is retried with backoff until `stop()`. */
+  function launch(): void {
+    const previous = runLoop ?? Promise.resolve();
+    runLoop = previous.then(async () => {
+      let backoffMs = 1_000;
+      while (running) {
+        try {
+          await runOnce();
+          return;
+        } catch (error) {
+          log.warn({ err: error, retryInMs: backoffMs }, 'kafka consumer could not start; retrying');
+          await consumer?.disconnect().catch(() => undefined);
+          consumer = undefined;
+          await stoppableSleep(backoffMs);
+          backoffMs = Math.min(30_000, backoffMs * 2);
+        }
+      }
+    });
+  }
+
+  async function stoppableSleep(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (running && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
+  }
+
   async function runOnce(): Promise<void> {
     const current = options.kafka.consumer({
       groupId: options.groupId,
@@ -186,6 +211,12 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
     });
     current.on(current.events.CRASH, (event) => {
       log.warn({ err: event.payload.error, restart: event.payload.restart }, 'kafka consumer crashed');
+      // kafkajs restarts by itself after retriable errors; after the others, start over with a fresh consumer.
+      if (!event.payload.restart && running && consumer === current) {
+        void current.disconnect().catch(() => undefined);
+        consumer = undefined;
+        launch();
+      }
     });
     await current.connect();
     await current.subscribe({ topic: options.topic, fromBeginning: options.fromBeginning ?? true });
@@ -211,21 +242,7 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
     start() {
       if (running) return;
       running = true;
-      runLoop = (async () => {
-        let backoffMs = 1_000;
-        while (running) {
-          try {
-            await runOnce();
-            return;
-          } catch (error) {
-            log.warn({ err: error, retryInMs: backoffMs }, 'kafka consumer could not start; retrying');
-            await consumer?.disconnect().catch(() => undefined);
-            consumer = undefined;
-            await new Promise((resolve) => setTimeout(resolve, backoffMs));
-            backoffMs = Math.min(30_000, backoffMs * 2);
-          }
-        }
-      })();
+      launch();
     },
     async stop() {
       running = false;
