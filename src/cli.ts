@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
 import { openDatabase, startService } from './service.js';
+import { deadLettersCommand } from './dead-letters.cli.js';
+import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -32,6 +34,9 @@ export function buildCli(): Command {
       const database = await openDatabase(config.database, logger);
       await database.close();
     });
+
+  deadLettersCommand(program);
+  publishUserRegisteredCommand(program);
 
   return program;
 }

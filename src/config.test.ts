@@ -63,3 +63,48 @@ describe('configuration', () => {
     ]);
   });
 });
+
+describe('Kafka configuration', () => {
+  it('is off without KAFKA_BROKERS and uses the seed names and the 1, 2, 4, 8, 16 s schedule by default', () => {
+    expect(loadConfig({}).kafka).toEqual({
+      brokers: [],
+      clientId: 'customer-service',
+      groupId: 'customer-service',
+      inputTopic: 'identity.user.events',
+      outputTopic: 'customer.events',
+      maxMessageBytes: 1048576,
+      batchSize: 500,
+      partitionsConsumedConcurrently: 2,
+      sessionTimeoutMs: 30000,
+      retryBackoffMs: [1000, 2000, 4000, 8000, 16000],
+    });
+  });
+
+  it('reads brokers, SASL, TLS and the retry schedule', () => {
+    const kafka = loadConfig({
+      KAFKA_BROKERS: 'kafka-0:9092,kafka-1.internal:9093',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'secret',
+      KAFKA_TLS: 'true',
+      RETRY_BACKOFF_MS: '100,200',
+    }).kafka;
+    expect(kafka).toMatchObject({
+      brokers: ['kafka-0:9092', 'kafka-1.internal:9093'],
+      sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'secret' },
+      tls: { rejectUnauthorized: true },
+      retryBackoffMs: [100, 200],
+    });
+  });
+
+  it('names every bad Kafka variable, and SASL credentials missing for a mechanism', () => {
+    const problems = problemsOf({
+      KAFKA_BROKERS: 'localhost',
+      KAFKA_INPUT_TOPIC: 'no spaces allowed',
+      RETRY_BACKOFF_MS: '1s,2s',
+      KAFKA_SESSION_TIMEOUT_MS: '1000',
+    });
+    expect(problems.map((problem) => problem.split(':')[0])).toEqual(['KAFKA_BROKERS', 'KAFKA_INPUT_TOPIC', 'KAFKA_SESSION_TIMEOUT_MS', 'RETRY_BACKOFF_MS']);
+    expect(problemsOf({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'x' }).map((problem) => problem.split(':')[0])).toEqual(['KAFKA_SASL_USERNAME']);
+  });
+});

@@ -12,6 +12,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -39,6 +40,32 @@ const environmentSchema = z.object({
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+
+  // Kafka (individual flow). No brokers: the consumer and the customer.events relay are off.
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
+    .transform((value) => value.split(','))
+    .optional(),
+  KAFKA_CLIENT_ID: z.string().min(1).default('customer-service'),
+  KAFKA_GROUP_ID: z.string().min(1).default('customer-service'),
+  KAFKA_INPUT_TOPIC: z.string().regex(TOPIC, 'expected a Kafka topic name').default('identity.user.events'),
+  KAFKA_OUTPUT_TOPIC: z.string().regex(TOPIC, 'expected a Kafka topic name').default('customer.events'),
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_TLS: bool.default(false),
+  KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
+  KAFKA_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  KAFKA_MAX_MESSAGE_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+  KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(64).default(2),
+  KAFKA_SESSION_TIMEOUT_MS: positiveInt.min(6_000).default(30_000),
+  RETRY_BACKOFF_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds, e.g. 1000,2000,4000,8000,16000')
+    .transform((value) => value.split(',').map(Number))
+    .default([1000, 2000, 4000, 8000, 16000]),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,12 +79,32 @@ export type DatabaseConfig =
       readonly poolSize: number;
     };
 
+/** Kafka settings; `brokers` empty means the Kafka consumer and relay are off. */
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly groupId: string;
+  readonly inputTopic: string;
+  readonly outputTopic: string;
+  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+  readonly tls?: { readonly caFile?: string; readonly rejectUnauthorized: boolean };
+  /** Larger input messages are dead-lettered with PAYLOAD_TOO_LARGE. */
+  readonly maxMessageBytes: number;
+  /** Most messages registered in one transaction. */
+  readonly batchSize: number;
+  readonly partitionsConsumedConcurrently: number;
+  readonly sessionTimeoutMs: number;
+  /** Waits before each retry of a transient failure; after the last one the message is parked (SPEC §2.4). */
+  readonly retryBackoffMs: readonly number[];
+}
+
 export interface Config {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly log: { readonly level: LogLevel; readonly personalData: boolean };
   readonly database: DatabaseConfig;
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
+  readonly kafka: KafkaConfig;
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
@@ -85,6 +132,7 @@ export function loadConfig(env: Environment = process.env): Config {
     throw new ConfigError(problems);
   }
   const database = databaseConfig(parsed.data, problems);
+  const kafka = kafkaConfig(parsed.data, problems);
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -93,6 +141,33 @@ export function loadConfig(env: Environment = process.env): Config {
     database,
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    kafka,
+  };
+}
+
+function kafkaConfig(e: z.infer<typeof environmentSchema>, problems: string[]): KafkaConfig {
+  let sasl: KafkaConfig['sasl'];
+  if (e.KAFKA_SASL_MECHANISM !== undefined) {
+    if (e.KAFKA_SASL_USERNAME === undefined) problems.push('KAFKA_SASL_USERNAME: required when KAFKA_SASL_MECHANISM is set (got unset)');
+    if (e.KAFKA_SASL_PASSWORD === undefined) problems.push('KAFKA_SASL_PASSWORD: required when KAFKA_SASL_MECHANISM is set (got unset)');
+    sasl = { mechanism: e.KAFKA_SASL_MECHANISM, username: e.KAFKA_SASL_USERNAME ?? '', password: e.KAFKA_SASL_PASSWORD ?? '' };
+  }
+  const tls = e.KAFKA_TLS || e.KAFKA_TLS_CA_FILE !== undefined;
+  return {
+    brokers: e.KAFKA_BROKERS ?? [],
+    clientId: e.KAFKA_CLIENT_ID,
+    groupId: e.KAFKA_GROUP_ID,
+    inputTopic: e.KAFKA_INPUT_TOPIC,
+    outputTopic: e.KAFKA_OUTPUT_TOPIC,
+    ...(sasl === undefined ? {} : { sasl }),
+    ...(tls
+      ? { tls: { rejectUnauthorized: e.KAFKA_TLS_REJECT_UNAUTHORIZED, ...(e.KAFKA_TLS_CA_FILE === undefined ? {} : { caFile: e.KAFKA_TLS_CA_FILE }) } }
+      : {}),
+    maxMessageBytes: e.KAFKA_MAX_MESSAGE_BYTES,
+    batchSize: e.KAFKA_BATCH_SIZE,
+    partitionsConsumedConcurrently: e.KAFKA_PARTITIONS_CONCURRENTLY,
+    sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    retryBackoffMs: e.RETRY_BACKOFF_MS,
   };
 }
 

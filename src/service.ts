@@ -12,6 +12,9 @@ import { createPool, isReachable, type Pool } from './platform/postgres/database
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
 import { migrate } from './platform/postgres/migrate.js';
+import { startKafkaFlow, type KafkaFlow } from './individual-customers/kafka-flow.js';
+import { startBacklogSampler } from './platform/postgres/outbox-backlog.js';
+import { createWakeSignal } from './platform/wake-signal.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -63,8 +66,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const database = await openDatabase(config.database, logger);
   let accepting = true;
   const metrics = createMetrics();
+  const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({
     metrics,
+    onCommitted: () => relayWake.notify(),
     pool: database.pool,
     numberPrefix: config.customers.numberPrefix,
     clock: () => new Date(),
@@ -87,11 +92,30 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     throw error;
   }
   logger.info({ url }, 'customer-service is listening');
+
+  // Kafka: consumer of identity.user.events and relay to customer.events, only when brokers are configured.
+  const backlog = startBacklogSampler({ pool: database.pool, metrics, destinations: ['customer-events'] });
+  let kafkaFlow: KafkaFlow | undefined;
+  if (config.kafka.brokers.length > 0) {
+    kafkaFlow = startKafkaFlow({
+      config: config.kafka,
+      pool: database.pool,
+      register: registerCustomers,
+      logger,
+      metrics,
+      relayWake,
+      onPublished: () => void backlog.sample(),
+    });
+  } else {
+    logger.info('KAFKA_BROKERS not set: the Kafka consumer and the customer.events relay are off');
+  }
   return {
     url,
     stop: async () => {
       accepting = false;
       await app.close(); // stops accepting, lets in-flight requests finish
+      await kafkaFlow?.stop();
+      backlog.stop();
       await database.close();
       logger.info('customer-service stopped');
     },

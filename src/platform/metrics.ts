@@ -17,6 +17,8 @@ export interface Metrics {
   readonly ignoredEvents: Counter<'transport' | 'event_type'>;
   readonly outboxPublished: Counter<'destination'>;
   readonly outboxBacklog: Gauge<'destination'>;
+  /** Consumer-group joins of this instance's Kafka consumer: 1 after start; more means rebalances. */
+  readonly kafkaGroupJoins: Counter;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -73,6 +75,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'outbox_backlog_messages',
       help: 'Outbox messages committed but not yet published',
       labelNames: ['destination'],
+      registers,
+    }),
+    kafkaGroupJoins: new Counter({
+      name: 'kafka_consumer_group_joins_total',
+      help: 'Times the Kafka consumer joined its group (the first join, then one per rebalance)',
       registers,
     }),
   };

@@ -52,7 +52,10 @@ interface DeadLetterRow {
   resolution: string | null;
 }
 
-/** Parks `letters`; returns their ids. */
+/**
+ * Parks `letters`; returns the ids of those newly parked. A Kafka message already parked from the same topic,
+ * partition and offset is not parked twice (a redelivery after a crash before the offset commit).
+ */
 export async function park(client: Queryable, letters: readonly NewDeadLetter[]): Promise<string[]> {
   if (letters.length === 0) return [];
   const { rows } = await client.query<{ id: string }>(
@@ -60,6 +63,7 @@ export async function park(client: Queryable, letters: readonly NewDeadLetter[])
                                reason_code, error_message, attempts, first_failed_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[], $6::jsonb[], $7::bytea[], $8::text[],
                           $9::text[], $10::text[], $11::int[], $12::timestamptz[])
+     ON CONFLICT DO NOTHING
      RETURNING id`,
     [
       letters.map((letter) => letter.transport),

@@ -1,0 +1,72 @@
+/**
+ * The individual flow on Kafka, as the service runs it: the consumer of `identity.user.events` and the relay of the
+ * `customer-events` outbox to `customer.events`. Started by `service.ts` when `KAFKA_BROKERS` is set.
+ */
+import type { KafkaConfig } from '../config.js';
+import { createKafkaClient } from '../platform/kafka/client.js';
+import { createKafkaPublisher } from '../platform/kafka/producer.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Pool } from '../platform/postgres/database.js';
+import { createOutboxRelay } from '../platform/postgres/outbox-relay.js';
+import type { WakeSignal } from '../platform/wake-signal.js';
+import type { RegisterCustomers } from './register-customers.js';
+import { createUserEventsConsumer } from './user-events.consumer.js';
+
+export interface KafkaFlowDeps {
+  readonly config: KafkaConfig;
+  readonly pool: Pool;
+  readonly register: RegisterCustomers;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Notified by the use case after each commit that created customers. */
+  readonly relayWake: WakeSignal;
+  /** Called after each published batch (e.g. to refresh the backlog gauge). */
+  readonly onPublished?: () => void;
+  readonly relayMaxBackoffMs?: number;
+}
+
+export interface KafkaFlow {
+  stop(): Promise<void>;
+}
+
+export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
+  const kafka = createKafkaClient(deps.config, deps.logger);
+  const consumer = createUserEventsConsumer({
+    kafka,
+    register: deps.register,
+    pool: deps.pool,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    maxMessageBytes: deps.config.maxMessageBytes,
+    groupId: deps.config.groupId,
+    topic: deps.config.inputTopic,
+    retryBackoffMs: deps.config.retryBackoffMs,
+    batchSize: deps.config.batchSize,
+    partitionsConsumedConcurrently: deps.config.partitionsConsumedConcurrently,
+    sessionTimeoutMs: deps.config.sessionTimeoutMs,
+  });
+  const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: 'publish_customer_registered' });
+  const relay = createOutboxRelay({
+    pool: deps.pool,
+    destination: 'customer-events',
+    publish: (messages) => publisher.publish(messages),
+    wake: deps.relayWake,
+    logger: deps.logger,
+    ...(deps.relayMaxBackoffMs === undefined ? {} : { maxBackoffMs: deps.relayMaxBackoffMs }),
+    onPublished: (messages) => {
+      deps.metrics.outboxPublished.inc({ destination: 'customer-events' }, messages.length);
+      deps.onPublished?.();
+    },
+  });
+  relay.start();
+  consumer.start();
+  return {
+    async stop() {
+      // Input first (finishes the batch in progress), then the relay gets what that batch committed.
+      await consumer.stop();
+      await relay.stop();
+      await publisher.disconnect();
+    },
+  };
+}

@@ -1,0 +1,335 @@
+/**
+ * Kafka entry point of the individual-customer flow: `identity.user.events` → registration (SPEC §4 "Kafka").
+ *
+ * The topic is shared with other identity events: `UserRegistered` is registered, any other `eventType` is ignored
+ * and counted. Everything else that cannot be registered is parked at once with a reason code, the original bytes,
+ * key, headers and position: bytes that are not JSON, a missing or non-string `eventType`, a payload failing the
+ * schema, an unsupported major version, a message over the size limit. The same decoding and routing serve live
+ * messages and the replay of parked ones, so a replay cannot behave differently from the first delivery.
+ */
+import { SpanKind, SpanStatusCode, trace, type Link, type SpanContext } from '@opentelemetry/api';
+import { headersOf, type KafkaInputMessage } from '../platform/kafka/client.js';
+import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions, type RetryFailure } from '../platform/kafka/consumer.js';
+import type { KafkaClient } from '../platform/kafka/client.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Pool } from '../platform/postgres/database.js';
+import { park, type DeadLetter, type NewDeadLetter } from '../platform/postgres/dead-letters.js';
+import { isTransientError } from '../platform/postgres/errors.js';
+import type { ReplayHandler } from '../platform/dead-letter-replay.js';
+import type { RegisterCustomer, RegisterCustomers, RegistrationResult } from './register-customers.js';
+import { parseUserRegistered, USER_REGISTERED, type UserRegistered } from './user-registered.schema.js';
+
+/** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`). */
+export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
+export const PROCESSING_FAILED = 'PROCESSING_FAILED';
+
+const tracer = trace.getTracer('customer-service');
+
+export type DecodedUserEvent =
+  | { readonly kind: 'register'; readonly event: UserRegistered; readonly trace: TraceHeaders }
+  | { readonly kind: 'ignore'; readonly eventType: string }
+  | { readonly kind: 'invalid'; readonly reasonCode: string; readonly message: string; readonly eventId?: string };
+
+interface TraceHeaders {
+  readonly traceparent?: string;
+  readonly tracestate?: string;
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Decodes one message; never throws. */
+export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<string, string>>, maxMessageBytes: number): DecodedUserEvent {
+  if (value === null || value.length === 0) {
+    return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: 'the message has no value' };
+  }
+  if (value.length > maxMessageBytes) {
+    return { kind: 'invalid', reasonCode: 'PAYLOAD_TOO_LARGE', message: `${value.length} bytes exceed the limit of ${maxMessageBytes}` };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(value.toString('utf8'));
+  } catch (error) {
+    return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: `not JSON: ${(error as Error).message}` };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { kind: 'invalid', reasonCode: 'INVALID_TYPE', message: '(root): the message must be a JSON object' };
+  }
+  const { eventType, eventId } = body as { eventType?: unknown; eventId?: unknown };
+  const id = typeof eventId === 'string' ? { eventId } : {};
+  if (eventType === undefined) return { kind: 'invalid', reasonCode: 'MISSING_FIELD', message: 'eventType: is required', ...id };
+  if (typeof eventType !== 'string' || eventType.trim() === '') {
+    return { kind: 'invalid', reasonCode: 'INVALID_TYPE', message: 'eventType: must be a non-empty string', ...id };
+  }
+  if (eventType !== USER_REGISTERED) return { kind: 'ignore', eventType };
+  const parsed = parseUserRegistered(body);
+  if (!parsed.ok) return { kind: 'invalid', reasonCode: parsed.error.code, message: parsed.error.message, ...id };
+  return { kind: 'register', event: parsed.value, trace: traceOf(headers) };
+}
+
+function traceOf(headers: Readonly<Record<string, string>>): TraceHeaders {
+  const { traceparent, tracestate } = headers;
+  if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return {};
+  return { traceparent, ...(tracestate === undefined ? {} : { tracestate }) };
+}
+
+function spanContextOf(traceparent: string | undefined): SpanContext | undefined {
+  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+  if (match === null) return undefined;
+  return { traceId: match[1] as string, spanId: match[2] as string, traceFlags: parseInt(match[3] as string, 16), isRemote: true };
+}
+
+/** What became of one message. */
+export type UserEventOutcome =
+  | { readonly outcome: 'created' | 'duplicate'; readonly customerId: string }
+  | { readonly outcome: 'ignored'; readonly eventType: string }
+  | { readonly outcome: 'park'; readonly reasonCode: string; readonly message: string; readonly eventId?: string };
+
+export interface UserEventsHandlerDeps {
+  readonly register: RegisterCustomers;
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly maxMessageBytes: number;
+  readonly metrics?: Metrics;
+}
+
+export interface UserEventsHandler {
+  /** Registers, ignores or parks every message; throws (nothing parked for them) on a transient failure. */
+  handle(messages: readonly KafkaInputMessage[]): Promise<void>;
+  /** Parks a message whose transient failure outlasted the retry schedule. */
+  parkExhausted(message: KafkaInputMessage, failure: RetryFailure): Promise<void>;
+  /** Replays a parked Kafka message through the same decoding and registration. */
+  replay: ReplayHandler;
+}
+
+export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEventsHandler {
+  const log = deps.logger.child({ transport: 'kafka' });
+
+  /** Decodes and registers `messages` as one batch; the outcomes come back in order. Throws on transient failures. */
+  async function route(messages: readonly KafkaInputMessage[], replayOf?: string): Promise<UserEventOutcome[]> {
+    const decoded = messages.map((message) => decodeUserEvent(message.value, message.headers, deps.maxMessageBytes));
+    const commands: RegisterCustomer[] = [];
+    decoded.forEach((item, index) => {
+      if (item.kind !== 'register') return;
+      const message = messages[index] as KafkaInputMessage;
+      commands.push({
+        event: item.event,
+        trace: item.trace,
+        source: {
+          transport: 'kafka',
+          topic: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+          ...(replayOf === undefined ? {} : { replayOfDeadLetter: replayOf }),
+        },
+      });
+    });
+    const results = await registerAll(commands);
+    let next = 0;
+    return decoded.map((item): UserEventOutcome => {
+      switch (item.kind) {
+        case 'ignore':
+          return { outcome: 'ignored', eventType: item.eventType };
+        case 'invalid':
+          return { outcome: 'park', reasonCode: item.reasonCode, message: item.message, ...(item.eventId === undefined ? {} : { eventId: item.eventId }) };
+        case 'register':
+          return outcomeOf(item.event, results[next++]);
+        default:
+          return assertNever(item);
+      }
+    });
+  }
+
+  async function registerAll(commands: readonly RegisterCustomer[]): Promise<RegistrationResult[]> {
+    if (commands.length === 0) return [];
+    try {
+      return await deps.register(commands);
+    } catch (error) {
+      // The use case throws transient failures of the batch, and any failure of a batch of one.
+      if (isTransientError(error) || commands.length > 1) throw error;
+      return [{ outcome: 'failed', error, transient: false }];
+    }
+  }
+
+  function outcomeOf(event: UserRegistered, result: RegistrationResult | undefined): UserEventOutcome {
+    const eventId = event.eventId;
+    if (result === undefined) throw new Error('registration returned fewer results than commands');
+    switch (result.outcome) {
+      case 'created':
+      case 'duplicate':
+        return { outcome: result.outcome, customerId: result.customer.customerId };
+      case 'rejected':
+        return { outcome: 'park', reasonCode: result.error.code, message: result.error.message, eventId };
+      case 'failed':
+        if (result.transient) throw result.error;
+        return { outcome: 'park', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId };
+      default:
+        return assertNever(result);
+    }
+  }
+
+  function letterOf(message: KafkaInputMessage, reasonCode: string, errorMessage: string, eventId?: string, failure?: RetryFailure): NewDeadLetter {
+    return {
+      transport: 'kafka',
+      source: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      key: message.key,
+      headers: message.headers,
+      payload: message.value ?? Buffer.alloc(0),
+      messageId: eventId ?? message.headers.eventId ?? null,
+      reasonCode,
+      errorMessage,
+      ...(failure === undefined ? {} : { attempts: failure.attempts, firstFailedAt: failure.firstFailedAt }),
+    };
+  }
+
+  async function parkAll(letters: readonly NewDeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await park(deps.pool, letters);
+    for (const letter of letters) {
+      deps.metrics?.deadLettered.inc({ transport: 'kafka', reason: letter.reasonCode });
+      log.warn(
+        { reasonCode: letter.reasonCode, error: letter.errorMessage, eventId: letter.messageId, topic: letter.source, partition: letter.partition, offset: letter.offset },
+        'message dead-lettered',
+      );
+    }
+  }
+
+  function report(messages: readonly KafkaInputMessage[], outcomes: readonly UserEventOutcome[]): NewDeadLetter[] {
+    const letters: NewDeadLetter[] = [];
+    outcomes.forEach((outcome, index) => {
+      const message = messages[index] as KafkaInputMessage;
+      switch (outcome.outcome) {
+        case 'created':
+          log.info({ customerId: outcome.customerId, eventId: message.headers.eventId, partition: message.partition, offset: message.offset }, 'customer registered');
+          return;
+        case 'duplicate':
+          log.debug({ customerId: outcome.customerId, partition: message.partition, offset: message.offset }, 'duplicate UserRegistered acknowledged');
+          return;
+        case 'ignored':
+          deps.metrics?.ignoredEvents.inc({ transport: 'kafka', event_type: outcome.eventType });
+          log.debug({ eventType: outcome.eventType, partition: message.partition, offset: message.offset }, 'event type not handled; ignored');
+          return;
+        case 'park':
+          letters.push(letterOf(message, outcome.reasonCode, outcome.message, outcome.eventId));
+          return;
+        default:
+          assertNever(outcome);
+      }
+    });
+    return letters;
+  }
+
+  return {
+    async handle(messages) {
+      const first = messages[0];
+      if (first === undefined) return;
+      const links: Link[] = messages.flatMap((message) => {
+        const context = spanContextOf(message.headers.traceparent);
+        return context === undefined ? [] : [{ context }];
+      });
+      await tracer.startActiveSpan(
+        'consume_user_registered_event',
+        {
+          kind: SpanKind.CONSUMER,
+          links,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.destination.name': first.topic,
+            'messaging.destination.partition.id': String(first.partition),
+            'messaging.batch.message_count': messages.length,
+          },
+        },
+        async (span) => {
+          try {
+            const outcomes = await route(messages);
+            await parkAll(report(messages, outcomes));
+          } catch (error) {
+            span.recordException(error as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+            throw error;
+          } finally {
+            span.end();
+          }
+        },
+      );
+    },
+
+    async parkExhausted(message, failure) {
+      const transient = isTransientError(failure.error);
+      const decoded = decodeUserEvent(message.value, message.headers, deps.maxMessageBytes);
+      const eventId = decoded.kind === 'register' ? decoded.event.eventId : undefined;
+      await parkAll([
+        letterOf(message, transient ? RETRIES_EXHAUSTED : PROCESSING_FAILED, `after ${failure.attempts} attempts: ${describe(failure.error)}`, eventId, failure),
+      ]);
+    },
+
+    async replay(letter: DeadLetter) {
+      const message: KafkaInputMessage = {
+        topic: letter.source,
+        partition: letter.partition ?? -1,
+        offset: letter.offset ?? '-1',
+        key: letter.key,
+        value: letter.payload,
+        headers: headersOf(letter.headers),
+        timestamp: String(letter.firstFailedAt.getTime()),
+      };
+      const [outcome] = await route([message], letter.id);
+      if (outcome === undefined) throw new Error('no outcome for the replayed message');
+      switch (outcome.outcome) {
+        case 'created':
+        case 'duplicate':
+          return { outcome: 'replayed', resolution: `${outcome.outcome} customer ${outcome.customerId}` };
+        case 'ignored':
+          return { outcome: 'replayed', resolution: `ignored event type ${outcome.eventType}` };
+        case 'park':
+          return { outcome: 'rejected', reasonCode: outcome.reasonCode, message: outcome.message };
+        default:
+          return assertNever(outcome);
+      }
+    },
+  };
+}
+
+export interface UserEventsConsumerOptions extends UserEventsHandlerDeps {
+  readonly kafka: KafkaClient;
+  readonly groupId: string;
+  readonly topic: string;
+  readonly retryBackoffMs: readonly number[];
+  readonly batchSize: number;
+  readonly partitionsConsumedConcurrently: number;
+  readonly sessionTimeoutMs: number;
+  /** Observability hook: a retry (or, with `delayMs` 0, the parking after the last one) was scheduled. */
+  readonly onRetryScheduled?: BatchConsumerOptions['onRetryScheduled'];
+}
+
+/** The live consumer of `identity.user.events`. */
+export function createUserEventsConsumer(options: UserEventsConsumerOptions): BatchConsumer {
+  const handler = createUserEventsHandler(options);
+  return createBatchConsumer({
+    kafka: options.kafka,
+    groupId: options.groupId,
+    topic: options.topic,
+    logger: options.logger,
+    retryBackoffMs: options.retryBackoffMs,
+    maxBatchSize: options.batchSize,
+    partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    handle: (messages) => handler.handle(messages),
+    onRetriesExhausted: (message, failure) => handler.parkExhausted(message, failure),
+    onRetryScheduled: (event) => {
+      if (event.delayMs > 0) options.metrics?.retries.inc({ transport: 'kafka' });
+      options.onRetryScheduled?.(event);
+    },
+    onGroupJoin: () => options.metrics?.kafkaGroupJoins.inc(),
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,64 @@
+/**
+ * Replay of parked messages, shared by every transport. Each transport registers a handler under its dead letters'
+ * `transport` value (`kafka`, `nats`, …); the handler pushes the original bytes through the same decoding and use
+ * case as a live delivery, so a replay is deduplicated like a redelivery and replaying twice is harmless.
+ */
+import type { Pool } from './postgres/database.js';
+import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterFilter } from './postgres/dead-letters.js';
+
+export type ReplayOutcome =
+  | { readonly outcome: 'replayed'; readonly resolution: string }
+  /** Still not acceptable (e.g. invalid input): the letter stays parked. */
+  | { readonly outcome: 'rejected'; readonly reasonCode: string; readonly message: string };
+
+/** Replays one letter; throws on a transient failure (the letter stays parked, try again later). */
+export type ReplayHandler = (letter: DeadLetter) => Promise<ReplayOutcome>;
+
+/** Replay handlers by transport. */
+export type ReplayHandlers = Readonly<Record<string, ReplayHandler>>;
+
+export interface ReplayReport {
+  readonly id: string;
+  readonly outcome: 'replayed' | 'rejected' | 'failed' | 'skipped';
+  readonly detail: string;
+}
+
+/** Replays the letters with `ids`, or every parked letter matching `filter`; one report per letter, in order. */
+export async function replayDeadLetters(
+  pool: Pool,
+  handlers: ReplayHandlers,
+  selection: { readonly ids: readonly string[] } | { readonly filter: DeadLetterFilter },
+): Promise<ReplayReport[]> {
+  const letters: (DeadLetter | string)[] =
+    'ids' in selection
+      ? await Promise.all(selection.ids.map(async (id) => (await getDeadLetter(pool, id)) ?? id))
+      : await listDeadLetters(pool, { ...selection.filter, status: 'parked' });
+  const reports: ReplayReport[] = [];
+  for (const letter of letters) {
+    if (typeof letter === 'string') {
+      reports.push({ id: letter, outcome: 'skipped', detail: 'no such dead letter' });
+      continue;
+    }
+    if (letter.status !== 'parked') {
+      reports.push({ id: letter.id, outcome: 'skipped', detail: `already ${letter.status}${letter.resolution === null ? '' : `: ${letter.resolution}`}` });
+      continue;
+    }
+    const handler = handlers[letter.transport];
+    if (handler === undefined) {
+      reports.push({ id: letter.id, outcome: 'skipped', detail: `no replay handler for transport "${letter.transport}"` });
+      continue;
+    }
+    try {
+      const result = await handler(letter);
+      if (result.outcome === 'rejected') {
+        reports.push({ id: letter.id, outcome: 'rejected', detail: `${result.reasonCode}: ${result.message}` });
+        continue;
+      }
+      const resolved = await resolveDeadLetter(pool, letter.id, 'replayed', result.resolution);
+      reports.push({ id: letter.id, outcome: resolved ? 'replayed' : 'skipped', detail: resolved ? result.resolution : 'resolved concurrently' });
+    } catch (error) {
+      reports.push({ id: letter.id, outcome: 'failed', detail: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return reports;
+}
