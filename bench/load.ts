@@ -4,7 +4,8 @@
  * back from the output topic with the broker timestamp the relay's producer gave it.
  */
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
-import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
+import { v4 as uuidv4 } from 'uuid';
+import { createUserRegisteredGenerator, type GeneratedUserRegistered } from '../src/individual-customers/user-registered.generator.js';
 
 export interface LoadShape {
   /** Events to send, duplicates and invalid ones included. */
@@ -24,37 +25,7 @@ export interface SentLoad {
   readonly invalid: number;
 }
 
-type Envelope = ReturnType<typeof userRegisteredAt>;
-
-let serial = 0;
-
-function userRegisteredAt(now: number) {
-  serial += 1;
-  const userId = uuidv7();
-  const first = FIRST_NAMES[serial % FIRST_NAMES.length] ?? 'Jane';
-  const last = LAST_NAMES[(serial * 7) % LAST_NAMES.length] ?? 'Doe';
-  return {
-    eventId: uuidv4(),
-    eventType: 'UserRegistered',
-    eventVersion: '1.0',
-    timestamp: new Date(now).toISOString(),
-    aggregateId: userId,
-    aggregateType: 'User',
-    correlationId: uuidv4(),
-    payload: {
-      userId,
-      email: `${first}.${last}.${serial}@example.com`.toLowerCase(),
-      firstName: first,
-      lastName: last,
-      tosAcceptedAt: new Date(now - 1000).toISOString(),
-      marketingOptIn: serial % 3 === 0,
-      registrationSource: serial % 2 === 0 ? 'WEB' : 'MOBILE',
-    },
-  };
-}
-
-const FIRST_NAMES = ['Jane', 'John', 'Amara', 'Luis', 'Mei', 'Olga', 'Kwame', 'Priya', 'Sven', 'Fatima', 'Hiro', 'Zoë'];
-const LAST_NAMES = ['Doe', 'Okafor', 'García', 'Chen', 'Ivanova', 'Mensah', 'Sharma', 'Larsen', 'Haddad', 'Tanaka', "O'Neil"];
+type Envelope = GeneratedUserRegistered;
 
 export interface Load {
   readonly producer: Producer;
@@ -68,6 +39,8 @@ export async function connectLoad(brokers: readonly string[], topic: string): Pr
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const earlier: Envelope[] = [];
+  let stamp = Date.now();
+  const generate = createUserRegisteredGenerator({ clock: () => new Date(stamp) });
 
   function next(now: number, shape: LoadShape): { value: string; key: string; valid: boolean; fresh: boolean } {
     const roll = Math.random();
@@ -75,7 +48,8 @@ export async function connectLoad(brokers: readonly string[], topic: string): Pr
       const again = earlier[Math.floor(Math.random() * earlier.length)] as Envelope;
       return { value: JSON.stringify(again), key: again.payload.userId, valid: true, fresh: false };
     }
-    const event = userRegisteredAt(now);
+    stamp = now;
+    const event = generate();
     if (roll < shape.duplicateShare + shape.invalidShare) {
       const broken = { ...event, payload: { ...event.payload, email: 'not-an-email' } };
       return { value: JSON.stringify(broken), key: event.payload.userId, valid: false, fresh: false };

@@ -28,7 +28,7 @@ import { startServiceProcess, type ServiceProcess } from './service-process.js';
 const ROOT = path.resolve(new URL('..', import.meta.url).pathname);
 
 /** The PostgreSQL read model's table (the embedded default). */
-const READ_MODEL: ReadModelLocation = { table: 'read_model_customers', customerIdColumn: 'customer_id' };
+const READ_MODEL: ReadModelLocation = { table: 'customer_documents', customerIdColumn: 'customer_id' };
 
 const { values: args } = parseArgs({
   options: {
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       brokers,
       database,
       partitions: partitionsFor(perEventCount),
-      env: { REGISTRATION_BATCH_SIZE: '1' },
+      env: { KAFKA_BATCH_SIZE: '1' },
     });
     try {
       runs.push(await measureRun(single, 'per-event (1 per tx)', shape(perEventCount)));
