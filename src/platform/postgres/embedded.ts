@@ -26,12 +26,13 @@ const USER = 'postgres';
 const PASSWORD = 'postgres';
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  // First, so an installation without the package (the container image) says so before touching the file system.
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const dataDir = path.resolve(options.dataDir);
   // The server runs as another user when we are root: every parent folder must let it through.
   await mkdir(path.dirname(dataDir), { recursive: true });
   await chmod(path.dirname(dataDir), 0o755);
   const log = options.onLog ?? (() => undefined);
-  const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
