@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
 import { problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { logOutcome } from '../platform/outcome-log.js';
 import { traceContextFromHeaders, type TraceContext } from '../platform/telemetry/index.js';
 import { InvalidInputError } from '../platform/validation.js';
 
@@ -56,7 +57,13 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
   app.post('/api/v1/events', { schema }, async (request, reply) => {
     // W3C trace context of the HTTP hop; an invalid traceparent is ignored (a new trace starts), never an error.
     const trace = traceContextFromHeaders(request.headers);
-    const result = await dispatch(request, trace);
+    let result: IntakeResult;
+    try {
+      result = await dispatch(request, trace);
+    } catch (error) {
+      logRejected(request, error);
+      throw error;
+    }
     reply.status(result.outcome === 'created' ? 201 : 200);
     return { ...result.body, outcome: result.outcome };
   });
@@ -96,6 +103,23 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     const carried = traceContextFromHeaders(parsed.value.extensions);
     return handler(parsed.value, carried.traceparent === undefined ? trace : carried);
   }
+}
+
+/**
+ * Invalid input answered 400 or 415 gets its outcome line here, with the reason code and whatever ids the body
+ * carries (never its personal data). 409 comes from the use case, which logs it itself.
+ */
+function logRejected(request: FastifyRequest, error: unknown): void {
+  if (!(error instanceof HttpProblem) || (error.problem.status !== 400 && error.problem.status !== 415)) return;
+  const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+  const id = (value: unknown) => (typeof value === 'string' && value.length <= 100 ? value : undefined);
+  logOutcome(request.log, 'rejected', {
+    transport: 'http',
+    reason: error.problem.code,
+    eventId: id(body.eventId) ?? id(body.id),
+    correlationId: id(body.correlationId),
+    eventType: id(body.eventType) ?? id(body.type),
+  }, 'event rejected');
 }
 
 function unsupportedType(type: string, known: readonly string[]): HttpProblem {

@@ -6,7 +6,8 @@
  * Levels: a processed or ignored event is `info`; a duplicate is `debug` (SPEC §2.1: expected, not an error);
  * a rejected (invalid) or parked input is `warn`; an unexpected failure is `error`.
  */
-import type { Logger } from './logger.js';
+/** The part of a pino logger this needs (the service's logger, or a Fastify request's). */
+export type OutcomeLogger = Readonly<Record<'debug' | 'info' | 'warn' | 'error', (fields: object, message: string) => void>>;
 
 export type Outcome = 'processed' | 'duplicate' | 'ignored' | 'rejected' | 'parked' | 'failed';
 
@@ -32,6 +33,6 @@ const LEVEL = {
   failed: 'error',
 } as const satisfies Record<Outcome, 'debug' | 'info' | 'warn' | 'error'>;
 
-export function logOutcome(logger: Logger, outcome: Outcome, fields: OutcomeFields, message = `event ${outcome}`): void {
+export function logOutcome(logger: OutcomeLogger, outcome: Outcome, fields: OutcomeFields, message = `event ${outcome}`): void {
   logger[LEVEL[outcome]]({ outcome, ...fields }, message);
 }

@@ -50,16 +50,18 @@ describe('logs', () => {
 
     const records = log.records();
     const outcomes = records.filter((record) => 'outcome' in record);
-    expect(outcomes.map((record) => [record.outcome, record.level])).toEqual([
-      ['processed', 'info'],
-      ['duplicate', 'debug'],
-      ['rejected', 'warn'],
+    expect(outcomes.map((record) => [record.outcome, record.level, record.reason])).toEqual([
+      ['processed', 'info', undefined],
+      ['duplicate', 'debug', 'redelivered'],
+      ['rejected', 'warn', 'INVALID_VALUE'],
+      ['rejected', 'warn', 'INVALID_TIMESTAMP'],
     ]);
     for (const record of outcomes) {
       expect(record).toMatchObject({ service: 'customer-service', transport: 'http', eventType: 'UserRegistered' });
       expect(record.eventId).toEqual(expect.any(String));
       expect(record.correlationId).toEqual(expect.any(String));
     }
+    expect(outcomes[3]).not.toHaveProperty('customerId');
     expect(outcomes[0]?.customerId).toBe(customerId);
     expect(outcomes[1]?.customerId).toBe(customerId);
 
