@@ -38,6 +38,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: 'x-request-id',
   });
   installProblemHandlers(app);
+  // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.
+  app.addHook('onResponse', (request, reply, done) => {
+    deps.metrics.httpRequestDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
   registerOpenApi(app);
   void app.register((api, _options, done) => {
     healthRoutes(api, { checks: deps.healthChecks, accepting: deps.accepting ?? (() => true) });

@@ -62,6 +62,54 @@ describe('configuration', () => {
       'DB_NAME: required when any of DB_HOST, DB_USER, DB_NAME is set (got unset)',
     ]);
   });
+
+  describe('tracing (OTEL_*)', () => {
+    it('is off unless an exporter is asked for', () => {
+      expect(loadConfig({}).tracing.exporter).toBe('none');
+    });
+
+    it('exports over OTLP/HTTP to <endpoint>/v1/traces when OTEL_EXPORTER_OTLP_ENDPOINT is set', () => {
+      const { tracing } = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_EXPORTER_OTLP_HEADERS: 'x-token=a%20b,tenant=t1' });
+      expect(tracing).toMatchObject({
+        exporter: 'otlp',
+        otlpTracesUrl: 'http://collector:4318/v1/traces',
+        otlpHeaders: { 'x-token': 'a b', tenant: 't1' },
+        serviceName: 'customer-service',
+        sampler: 'parentbased_always_on',
+      });
+    });
+
+    it('uses the per-signal endpoint as given, and honours OTEL_SDK_DISABLED', () => {
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://c/x' }).tracing.otlpTracesUrl).toBe('https://c/x');
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing.exporter).toBe('none');
+      expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console' }).tracing.exporter).toBe('console');
+    });
+
+    it('names every bad OTEL_* variable', () => {
+      const problems = problemsOf({
+        OTEL_TRACES_EXPORTER: 'jaeger',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317',
+        OTEL_EXPORTER_OTLP_HEADERS: 'novalue',
+        OTEL_RESOURCE_ATTRIBUTES: 'a=%zz',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_TRACES_SAMPLER_ARG: '1.5',
+        OTEL_SDK_DISABLED: 'perhaps',
+      });
+      expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(
+        [
+          'OTEL_SDK_DISABLED',
+          'OTEL_TRACES_EXPORTER',
+          'OTEL_EXPORTER_OTLP_ENDPOINT',
+          'OTEL_EXPORTER_OTLP_HEADERS',
+          'OTEL_RESOURCE_ATTRIBUTES',
+          'OTEL_TRACES_SAMPLER',
+          'OTEL_TRACES_SAMPLER_ARG',
+        ].sort(),
+      );
+      // Headers carry credentials: their value is never echoed.
+      expect(problems.join('\n')).not.toContain('novalue');
+    });
+  });
 });
 
 describe('Kafka configuration', () => {

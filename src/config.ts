@@ -17,6 +17,37 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
+const TRACE_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/** The `key1=value1,key2=value2` lists of the OpenTelemetry environment specification (values URL-encoded). */
+const keyValueList = z.string().transform((text, ctx) => {
+  const result: Record<string, string> = {};
+  for (const item of text.split(',')) {
+    if (item.trim() === '') continue;
+    const separator = item.indexOf('=');
+    const key = separator > 0 ? item.slice(0, separator).trim() : '';
+    let value: string | undefined;
+    try {
+      value = separator > 0 ? decodeURIComponent(item.slice(separator + 1).trim()) : undefined;
+    } catch {
+      value = undefined;
+    }
+    if (key === '' || value === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected key=value pairs separated by commas' });
+      return z.NEVER;
+    }
+    result[key] = value;
+  }
+  return result;
+});
+
 /** Raw environment schema: names are the variable names, so an issue path is the offending variable. */
 const environmentSchema = z.object({
   PORT: port.default(10301),
@@ -66,6 +97,18 @@ const environmentSchema = z.object({
     .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds, e.g. 1000,2000,4000,8000,16000')
     .transform((value) => value.split(',').map(Number))
     .default([1000, 2000, 4000, 8000, 16000]),
+  // Observability (issue 6): the standard OpenTelemetry variables this service honours. Tracing is on only when an
+  // exporter is asked for (an OTLP endpoint, or OTEL_TRACES_EXPORTER=otlp|console) and OTEL_SDK_DISABLED is not true.
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_SERVICE_NAME: z.string().min(1).max(255).default('customer-service'),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none'], { error: 'expected otlp, console or none' }).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValueList.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValueList.optional(),
+  OTEL_RESOURCE_ATTRIBUTES: keyValueList.optional(),
+  OTEL_TRACES_SAMPLER: z.enum(TRACE_SAMPLERS, { error: `expected one of ${TRACE_SAMPLERS.join(', ')}` }).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -98,6 +141,20 @@ export interface KafkaConfig {
   readonly retryBackoffMs: readonly number[];
 }
 
+export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+
+/** Tracing settings; `exporter: 'none'` means no SDK is registered and the OpenTelemetry API stays a no-op. */
+export interface TracingConfig {
+  readonly exporter: 'otlp' | 'console' | 'none';
+  readonly serviceName: string;
+  /** Full OTLP/HTTP traces URL (…/v1/traces). */
+  readonly otlpTracesUrl: string;
+  readonly otlpHeaders: Readonly<Record<string, string>>;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly sampler: TraceSampler;
+  readonly samplerRatio: number;
+}
+
 export interface Config {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
   readonly log: { readonly level: LogLevel; readonly personalData: boolean };
@@ -105,6 +162,7 @@ export interface Config {
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
   readonly kafka: KafkaConfig;
+  readonly tracing: TracingConfig;
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
@@ -142,6 +200,23 @@ export function loadConfig(env: Environment = process.env): Config {
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     kafka,
+    tracing: tracingConfig(e),
+  };
+}
+
+function tracingConfig(e: z.infer<typeof environmentSchema>): TracingConfig {
+  const endpointGiven = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined;
+  const requested = e.OTEL_TRACES_EXPORTER ?? (endpointGiven ? 'otlp' : 'none');
+  // The specification's rule: the generic endpoint gets the signal path appended, the per-signal one is used as is.
+  const base = (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
+  return {
+    exporter: e.OTEL_SDK_DISABLED ? 'none' : requested,
+    serviceName: e.OTEL_SERVICE_NAME,
+    otlpTracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base}/v1/traces`,
+    otlpHeaders: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES ?? {},
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
   };
 }
 
@@ -210,6 +285,6 @@ function emptyAsUnset(env: Environment): Record<string, string> {
 
 function describeValue(name: string, value: string | undefined): string {
   if (value === undefined || value === '') return 'unset';
-  if (/PASSWORD|URL|TOKEN|SECRET/.test(name)) return 'a value, not shown';
+  if (/PASSWORD|URL|TOKEN|SECRET|HEADERS/.test(name)) return 'a value, not shown';
   return value.length > 40 ? `"${value.slice(0, 40)}…"` : `"${value}"`;
 }

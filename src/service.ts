@@ -2,19 +2,23 @@
  * Assembles the running service: the database (external, or embedded when none is configured), migrations, the use
  * cases and the HTTP listener; and takes it all down again, in reverse order, on shutdown.
  */
+import { readFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
 import type { Config, DatabaseConfig } from './config.js';
 import { findCustomer } from './individual-customers/customer-store.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
+import type { HealthCheck } from './platform/http/health.routes.js';
 import type { Logger } from './platform/logger.js';
 import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
+import { parkedCounts } from './platform/postgres/dead-letters.js';
 import { migrate } from './platform/postgres/migrate.js';
 import { startKafkaFlow, type KafkaFlow } from './individual-customers/kafka-flow.js';
-import { startBacklogSampler } from './platform/postgres/outbox-backlog.js';
 import { createWakeSignal } from './platform/wake-signal.js';
+import { pendingCounts } from './platform/postgres/outbox.js';
+import { startTracing, type Tracing } from './platform/telemetry/index.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -62,13 +66,35 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
+/** The package version, for the tracing resource (`src/` and `dist/` both sit beside package.json). */
+export const SERVICE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Registers the tracing SDK when `config.tracing` asks for it (a no-op otherwise); commands call it once at start. */
+export function startTelemetry(config: Config, logger: Logger): Tracing {
+  const tracing = startTracing(config.tracing, { serviceVersion: SERVICE_VERSION });
+  if (tracing.enabled) logger.info({ exporter: config.tracing.exporter, url: config.tracing.otlpTracesUrl }, 'tracing enabled');
+  return tracing;
+}
+
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const database = await openDatabase(config.database, logger);
+  const tracing = startTelemetry(config, logger);
+  let database: Database;
+  try {
+    database = await openDatabase(config.database, logger);
+  } catch (error) {
+    await tracing.shutdown();
+    throw error;
+  }
   let accepting = true;
-  const metrics = createMetrics();
+  const metrics = createMetrics({
+    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
+  });
+  // Readiness is UP only while every dependency answers: brokers and the read model register their checks here.
+  const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
   const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({
     metrics,
+    logger,
     onCommitted: () => relayWake.notify(),
     pool: database.pool,
     numberPrefix: config.customers.numberPrefix,
@@ -81,7 +107,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     registerCustomers,
     metrics,
     findCustomer: (key) => findCustomer(database.pool, key),
-    healthChecks: { db: () => isReachable(database.pool) },
+    healthChecks,
     accepting: () => accepting,
   });
   let url: string;
@@ -89,12 +115,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
     await database.close();
+    await tracing.shutdown();
     throw error;
   }
   logger.info({ url }, 'customer-service is listening');
 
   // Kafka: consumer of identity.user.events and relay to customer.events, only when brokers are configured.
-  const backlog = startBacklogSampler({ pool: database.pool, metrics, destinations: ['customer-events'] });
   let kafkaFlow: KafkaFlow | undefined;
   if (config.kafka.brokers.length > 0) {
     kafkaFlow = startKafkaFlow({
@@ -104,19 +130,25 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       logger,
       metrics,
       relayWake,
-      onPublished: () => void backlog.sample(),
     });
   } else {
     logger.info('KAFKA_BROKERS not set: the Kafka consumer and the customer.events relay are off');
   }
   return {
     url,
+    // Graceful shutdown, in order; cli.ts bounds the whole of it by SHUTDOWN_TIMEOUT_MS.
     stop: async () => {
+      // 1. Readiness answers 503 at once (Kubernetes' preStop sleep has already let endpoints drain).
       accepting = false;
-      await app.close(); // stops accepting, lets in-flight requests finish
+      // 2. Stop taking work: the listener closes, requests in flight finish (their transactions commit), requests
+      //    arriving on open connections meanwhile get 503 and write nothing.
+      await app.close();
+      // 3. Consumers stop (Kafka, NATS: they finish and acknowledge their current batch), then the outbox relays
+      //    publish what they can before the deadline: whatever is left is published by the next instance.
       await kafkaFlow?.stop();
-      backlog.stop();
+      // 4. Connections close last, once nothing uses them; buffered spans are exported (bounded).
       await database.close();
+      await tracing.shutdown();
       logger.info('customer-service stopped');
     },
   };

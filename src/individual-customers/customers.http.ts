@@ -5,7 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
 import { jsonSchemaOf, problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { contextFromTraceContext, inSpan, traceContextOfSpan } from '../platform/telemetry/index.js';
 import { InvalidInputError } from '../platform/validation.js';
+import { SpanKind } from '@opentelemetry/api';
 import type { Customer } from './domain/customer.js';
 import { parseCustomerNumber } from './domain/customer-number.js';
 import { parseCustomerId, parseUserId } from './domain/ids.js';
@@ -89,12 +91,21 @@ export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer)
 
 /** `UserRegistered` over HTTP: as a plain envelope, or as the `data` of a `com.acme.identity.user.registered` CloudEvent. */
 export function userRegisteredIntake(register: RegisterCustomers): IntakeHandlers {
-  const handle = async (body: unknown, trace: TraceContext, fieldPrefix: string): Promise<IntakeResult> => {
+  // Over HTTP, as over Kafka, the consumption of the event is the `consume_user_registered_event` span (a child of
+  // the caller's traceparent), so one registration has the same span chain whatever transport brought it.
+  const handle = (body: unknown, trace: TraceContext, fieldPrefix: string): Promise<IntakeResult> =>
+    inSpan(
+      'consume_user_registered_event',
+      { parent: contextFromTraceContext(trace), kind: SpanKind.SERVER, attributes: { 'messaging.system': 'http' } },
+      (span) => consume(body, traceContextOfSpan(span), fieldPrefix, (eventId) => span.setAttribute('messaging.message.id', eventId)),
+    );
+  const consume = async (body: unknown, trace: TraceContext, fieldPrefix: string, identify: (eventId: string) => void): Promise<IntakeResult> => {
     const parsed = parseUserRegistered(body, fieldPrefix);
     if (!parsed.ok) {
       const status = parsed.error.code === 'UNSUPPORTED_EVENT_TYPE' ? 415 : 400;
       throw new HttpProblem(invalidInput(parsed.error, status));
     }
+    identify(parsed.value.eventId);
     const [result] = await register([{ event: parsed.value, trace, source: { transport: 'http' } }]);
     if (result === undefined) throw new Error('registration returned no result');
     switch (result.outcome) {

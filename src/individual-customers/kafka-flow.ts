@@ -46,7 +46,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     partitionsConsumedConcurrently: deps.config.partitionsConsumedConcurrently,
     sessionTimeoutMs: deps.config.sessionTimeoutMs,
   });
-  const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: 'publish_customer_registered' });
+  const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: `send ${deps.config.outputTopic}` });
   const relay = createOutboxRelay({
     pool: deps.pool,
     destination: 'customer-events',

@@ -9,7 +9,9 @@
  * the insert are atomic across instances; then it increments the counters of the months it needs. A counter row
  * stays locked until commit, so numbers are gapless (a rollback gives them back) and increase in commit order.
  */
+import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
+import { logOutcome } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
@@ -24,6 +26,7 @@ import { formatCustomerNumber, yearMonthOf, type YearMonth } from './domain/cust
 import { customerRegistered, type CustomerRegistered } from './domain/events.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 import type { UserRegistered } from './user-registered.schema.js';
+import { startRegistrationSpans, type RegistrationSpans } from './registration-tracing.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'individual-customers';
@@ -55,6 +58,8 @@ export interface RegisterCustomersDeps {
   /** Called after a transaction that created customers has committed: wakes the outbox relay and the projector. */
   readonly onCommitted?: () => void;
   readonly metrics?: Metrics;
+  /** One line per outcome (processed, duplicate at debug, rejected); see `platform/outcome-log.ts`. */
+  readonly logger?: Logger;
 }
 
 export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promise<RegistrationResult[]>;
@@ -67,7 +72,15 @@ export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promi
 export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCustomers {
   const registerInOneTransaction = async (commands: readonly RegisterCustomer[]) => {
     const started = performance.now();
-    const results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps));
+    const spans = startRegistrationSpans(commands);
+    let results: RegistrationResult[];
+    try {
+      results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps, spans));
+    } catch (error) {
+      spans.end({ error });
+      throw error;
+    }
+    spans.end({ results });
     if (results.some((result) => result.outcome === 'created')) deps.onCommitted?.();
     record(deps, commands, results, started);
     return results;
@@ -80,6 +93,7 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     } catch (error) {
       if (commands.length === 1 || isTransientError(error)) {
         deps.metrics?.customerCreated.inc({ status: 'failed' }, commands.length);
+        for (const command of commands) logFailure(deps, command, error);
         throw error;
       }
     }
@@ -90,6 +104,7 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
         results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
       } catch (error) {
         deps.metrics?.customerCreated.inc({ status: 'failed' });
+        logFailure(deps, command, error);
         results.push({ outcome: 'failed', error, transient: isTransientError(error) });
       }
     }
@@ -101,6 +116,7 @@ async function registerWithin(
   client: Queryable,
   commands: readonly RegisterCustomer[],
   deps: RegisterCustomersDeps,
+  spans: RegistrationSpans,
 ): Promise<RegistrationResult[]> {
   const userIds = commands.map((command) => normalizedUserId(command.event));
   const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
@@ -139,7 +155,7 @@ async function registerWithin(
   });
 
   if (pending.length > 0) {
-    const sequences = await allocateNumbers(client, pending.map((item) => item.yearMonth));
+    const sequences = await spans.step('generate_customer_number', () => allocateNumbers(client, pending.map((item) => item.yearMonth)));
     const now = deps.clock();
     const created = pending.map((item) => {
       const { event } = item.command;
@@ -163,10 +179,12 @@ async function registerWithin(
         correlationId: event.correlationId ?? event.eventId,
       });
       decisions[item.index] = { outcome: 'created', customer, event: domainEvent };
-      return { command: item.command, customer, domainEvent };
+      // The stored and published trace context is this command's create_customer_profile span, not the input's.
+      return { command: { ...item.command, trace: spans.traceOf(item.index) }, customer, domainEvent };
     });
 
-    await insertCustomers(client, created.map((item) => item.customer));
+    await spans.step('persist_customer', () => insertCustomers(client, created.map((item) => item.customer)));
+    const persistEvent = spans.begin('persist_event'); // the event, its inbox row and its outbox row
     await appendEvents(
       client,
       created.map(({ command, customer, domainEvent }) => ({
@@ -210,6 +228,7 @@ async function registerWithin(
         payload: JSON.stringify(domainEvent),
       })),
     );
+    persistEvent.end();
   }
 
   return decisions.map((decision) => {
@@ -232,11 +251,13 @@ function record(
   results: readonly RegistrationResult[],
   startedAt: number,
 ): void {
-  const { metrics } = deps;
-  if (metrics === undefined) return;
+  const { metrics, logger } = deps;
   const now = Date.now();
   const seconds = (performance.now() - startedAt) / 1000;
   results.forEach((result, index) => {
+    const command = commands[index];
+    if (logger !== undefined && command !== undefined) logResult(logger, command, result);
+    if (metrics === undefined) return;
     metrics.customerCreated.inc({ status: result.outcome });
     if (result.outcome !== 'created') return;
     metrics.customerCreationDuration.observe(seconds);
@@ -245,6 +266,42 @@ function record(
       metrics.eventProcessingLag.observe({ event_type: 'UserRegistered' }, Math.max(0, (now - timestamp) / 1000));
     }
   });
+}
+
+function logResult(logger: Logger, command: RegisterCustomer, result: RegistrationResult): void {
+  const fields = {
+    eventId: command.event.eventId,
+    correlationId: command.event.correlationId ?? command.event.eventId,
+    eventType: command.event.eventType,
+    transport: typeof command.source?.transport === 'string' ? command.source.transport : undefined,
+  };
+  switch (result.outcome) {
+    case 'created':
+      logOutcome(logger, 'processed', { ...fields, customerId: result.customer.customerId }, 'customer registered');
+      return;
+    case 'duplicate':
+      logOutcome(logger, 'duplicate', { ...fields, customerId: result.customer.customerId, reason: result.reason }, 'duplicate registration: nothing written');
+      return;
+    case 'rejected':
+      logOutcome(logger, 'rejected', { ...fields, reason: result.error.code }, 'registration rejected');
+      return;
+    case 'failed':
+      logFailureWith(logger, command, result.error);
+      return;
+  }
+}
+
+function logFailure(deps: RegisterCustomersDeps, command: RegisterCustomer, error: unknown): void {
+  if (deps.logger !== undefined) logFailureWith(deps.logger, command, error);
+}
+
+function logFailureWith(logger: Logger, command: RegisterCustomer, error: unknown): void {
+  const transient = isTransientError(error);
+  // A transient failure is retried by the caller: a warning, not yet an error.
+  logger[transient ? 'warn' : 'error'](
+    { outcome: 'failed', transient, eventId: command.event.eventId, correlationId: command.event.correlationId ?? command.event.eventId, err: error },
+    'registration failed',
+  );
 }
 
 function normalizedUserId(event: UserRegistered): UserId {

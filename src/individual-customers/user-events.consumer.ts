@@ -12,6 +12,8 @@ import { headersOf, type KafkaInputMessage } from '../platform/kafka/client.js';
 import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions, type RetryFailure } from '../platform/kafka/consumer.js';
 import type { KafkaClient } from '../platform/kafka/client.js';
 import type { Logger } from '../platform/logger.js';
+import { logOutcome } from '../platform/outcome-log.js';
+import { contextFromTraceContext, markFailed, traceContextOfSpan } from '../platform/telemetry/index.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { park, type DeadLetter, type NewDeadLetter } from '../platform/postgres/dead-letters.js';
@@ -124,7 +126,30 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
         },
       });
     });
-    const results = await registerAll(commands);
+    // One consume span per message, a child of the producer's traceparent: each registration is one trace across
+    // services (SPEC §6). The use case's spans, the stored event and the published message continue from it.
+    const spans = commands.map((command) =>
+      tracer.startSpan(
+        'consume_user_registered_event',
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: { 'messaging.system': 'kafka', 'messaging.message.id': command.event.eventId },
+        },
+        contextFromTraceContext(command.trace),
+      ),
+    );
+    let results: RegistrationResult[];
+    try {
+      results = await registerAll(commands.map((command, index) => {
+        const span = spans[index];
+        return span === undefined ? command : { ...command, trace: traceContextOfSpan(span) };
+      }));
+    } catch (error) {
+      for (const span of spans) markFailed(span, error);
+      throw error;
+    } finally {
+      for (const span of spans) span.end();
+    }
     let next = 0;
     return decoded.map((item): UserEventOutcome => {
       switch (item.kind) {
@@ -189,10 +214,14 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     await park(deps.pool, letters);
     for (const letter of letters) {
       deps.metrics?.deadLettered.inc({ transport: 'kafka', reason: letter.reasonCode });
-      log.warn(
-        { reasonCode: letter.reasonCode, error: letter.errorMessage, eventId: letter.messageId, topic: letter.source, partition: letter.partition, offset: letter.offset },
-        'message dead-lettered',
-      );
+      logOutcome(log, 'parked', {
+        reason: letter.reasonCode,
+        error: letter.errorMessage,
+        ...(letter.messageId === undefined || letter.messageId === null ? {} : { eventId: letter.messageId }),
+        topic: letter.source,
+        partition: letter.partition,
+        offset: letter.offset,
+      });
     }
   }
 
@@ -202,14 +231,16 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
       const message = messages[index] as KafkaInputMessage;
       switch (outcome.outcome) {
         case 'created':
-          log.info({ customerId: outcome.customerId, eventId: message.headers.eventId, partition: message.partition, offset: message.offset }, 'customer registered');
-          return;
         case 'duplicate':
-          log.debug({ customerId: outcome.customerId, partition: message.partition, offset: message.offset }, 'duplicate UserRegistered acknowledged');
-          return;
+          return; // the use case writes the outcome line of registrations
         case 'ignored':
           deps.metrics?.ignoredEvents.inc({ transport: 'kafka', event_type: outcome.eventType });
-          log.debug({ eventType: outcome.eventType, partition: message.partition, offset: message.offset }, 'event type not handled; ignored');
+          logOutcome(log, 'ignored', {
+            eventType: outcome.eventType,
+            ...(message.headers.eventId === undefined ? {} : { eventId: message.headers.eventId }),
+            partition: message.partition,
+            offset: message.offset,
+          });
           return;
         case 'park':
           letters.push(letterOf(message, outcome.reasonCode, outcome.message, outcome.eventId));
@@ -230,7 +261,7 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
         return context === undefined ? [] : [{ context }];
       });
       await tracer.startActiveSpan(
-        'consume_user_registered_event',
+        `process ${first.topic}`,
         {
           kind: SpanKind.CONSUMER,
           links,

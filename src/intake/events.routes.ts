@@ -7,12 +7,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
 import { problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { logOutcome } from '../platform/outcome-log.js';
+import { traceContextFromHeaders, type TraceContext } from '../platform/telemetry/index.js';
 import { InvalidInputError } from '../platform/validation.js';
 
-export interface TraceContext {
-  readonly traceparent?: string;
-  readonly tracestate?: string;
-}
+export type { TraceContext };
 
 export interface IntakeResult {
   readonly outcome: 'created' | 'duplicate';
@@ -56,8 +55,15 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
   };
 
   app.post('/api/v1/events', { schema }, async (request, reply) => {
-    const trace = traceOf(request);
-    const result = await dispatch(request, trace);
+    // W3C trace context of the HTTP hop; an invalid traceparent is ignored (a new trace starts), never an error.
+    const trace = traceContextFromHeaders(request.headers);
+    let result: IntakeResult;
+    try {
+      result = await dispatch(request, trace);
+    } catch (error) {
+      logRejected(request, error);
+      throw error;
+    }
     reply.status(result.outcome === 'created' ? 201 : 200);
     return { ...result.body, outcome: result.outcome };
   });
@@ -93,10 +99,27 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     if (!parsed.ok) throw new HttpProblem(invalidInput(parsed.error));
     const handler = cloudEvents[parsed.value.type];
     if (handler === undefined) throw unsupportedType(parsed.value.type, Object.keys(cloudEvents));
-    const { traceparent, tracestate } = parsed.value.extensions;
-    // A trace context carried by the event itself wins over the HTTP hop's.
-    return handler(parsed.value, traceparent === undefined ? trace : { traceparent, ...(tracestate === undefined ? {} : { tracestate }) });
+    // A valid trace context carried by the event itself (the CloudEvents distributed-tracing extension) wins over the HTTP hop's.
+    const carried = traceContextFromHeaders(parsed.value.extensions);
+    return handler(parsed.value, carried.traceparent === undefined ? trace : carried);
   }
+}
+
+/**
+ * Invalid input answered 400 or 415 gets its outcome line here, with the reason code and whatever ids the body
+ * carries (never its personal data). 409 comes from the use case, which logs it itself.
+ */
+function logRejected(request: FastifyRequest, error: unknown): void {
+  if (!(error instanceof HttpProblem) || (error.problem.status !== 400 && error.problem.status !== 415)) return;
+  const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+  const id = (value: unknown) => (typeof value === 'string' && value.length <= 100 ? value : undefined);
+  logOutcome(request.log, 'rejected', {
+    transport: 'http',
+    reason: error.problem.code,
+    eventId: id(body.eventId) ?? id(body.id),
+    correlationId: id(body.correlationId),
+    eventType: id(body.eventType) ?? id(body.type),
+  }, 'event rejected');
 }
 
 function unsupportedType(type: string, known: readonly string[]): HttpProblem {
@@ -105,14 +128,4 @@ function unsupportedType(type: string, known: readonly string[]): HttpProblem {
     code: 'UNSUPPORTED_EVENT_TYPE',
     detail: `event type "${type}" is not handled here (handled: ${known.join(', ') || 'none'})`,
   });
-}
-
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
-/** W3C trace context from HTTP headers; an invalid `traceparent` is ignored (a new trace starts), never an error. */
-function traceOf(request: FastifyRequest): TraceContext {
-  const traceparent = request.headers.traceparent;
-  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return {};
-  const tracestate = request.headers.tracestate;
-  return { traceparent, ...(typeof tracestate === 'string' ? { tracestate } : {}) };
 }

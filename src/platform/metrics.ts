@@ -16,15 +16,34 @@ export interface Metrics {
   readonly retries: Counter<'transport'>;
   readonly ignoredEvents: Counter<'transport' | 'event_type'>;
   readonly outboxPublished: Counter<'destination'>;
+  /** Committed but unpublished outbox messages, read from the database at each scrape (every instance reports the same). */
   readonly outboxBacklog: Gauge<'destination'>;
   /** Consumer-group joins of this instance's Kafka consumer: 1 after start; more means rebalances. */
   readonly kafkaGroupJoins: Counter;
+  /** Dead letters still parked, by reason code, read from the database at each scrape. */
+  readonly deadLettersParked: Gauge<'reason'>;
+  /** `route` is the route pattern (`/api/v1/customers/:customerId`), never the raw URL, so the label set stays small. */
+  readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+/** Database-backed gauges: sampled on scrape, so they are right whichever instance wrote the rows. */
+export interface DatabaseGaugeSources {
+  /** Unpublished outbox messages per destination (`outbox.ts` `pendingCounts`). */
+  readonly outboxBacklog: () => Promise<Record<string, number>>;
+  /** Parked dead letters per reason code (`dead-letters.ts` `parkedCounts`). */
+  readonly parkedDeadLetters: () => Promise<Record<string, number>>;
+}
+
+export interface MetricsOptions {
+  readonly defaultMetrics?: boolean;
+  readonly database?: DatabaseGaugeSources;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const { database } = options;
   return {
     registry,
     customerCreated: new Counter({
@@ -76,11 +95,47 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Outbox messages committed but not yet published',
       labelNames: ['destination'],
       registers,
+      ...(database === undefined ? {} : { collect: sampled(database.outboxBacklog, 'destination', OUTBOX_DESTINATIONS) }),
+    }),
+    deadLettersParked: new Gauge({
+      name: 'dead_letters_parked',
+      help: 'Dead letters parked and not yet replayed or discarded, by reason code',
+      labelNames: ['reason'],
+      registers,
+      ...(database === undefined ? {} : { collect: sampled(database.parkedDeadLetters, 'reason', []) }),
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP requests by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
     }),
     kafkaGroupJoins: new Counter({
       name: 'kafka_consumer_group_joins_total',
       help: 'Times the Kafka consumer joined its group (the first join, then one per rebalance)',
       registers,
     }),
+  };
+}
+
+const OUTBOX_DESTINATIONS = ['customer-events', 'customer-saved', 'user-saved'];
+
+/**
+ * A gauge `collect` hook that replaces the gauge's values with a fresh database reading. Label values seen before (and
+ * `always`) drop to 0 when their rows are gone. When the database does not answer, the previous values stay: a scrape
+ * never fails because of it (readiness reports the outage).
+ */
+function sampled(read: () => Promise<Record<string, number>>, label: string, always: readonly string[]) {
+  const seen = new Set(always);
+  return async function collect(this: Gauge) {
+    let counts: Record<string, number>;
+    try {
+      counts = await read();
+    } catch {
+      return;
+    }
+    for (const value of Object.keys(counts)) seen.add(value);
+    for (const value of seen) this.set({ [label]: value }, counts[value] ?? 0);
   };
 }

@@ -2,7 +2,8 @@ import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaPublisher } from '../../src/platform/kafka/producer.js';
 import { createMetrics } from '../../src/platform/metrics.js';
-import { startBacklogSampler } from '../../src/platform/postgres/outbox-backlog.js';
+import { pendingCounts } from '../../src/platform/postgres/outbox.js';
+import { parkedCounts } from '../../src/platform/postgres/dead-letters.js';
 import { createOutboxRelay } from '../../src/platform/postgres/outbox-relay.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { userRegistered } from '../support/events.js';
@@ -29,12 +30,15 @@ afterAll(async () => {
 
 describe('outbox relay to Kafka customer.events', () => {
   it('keeps the backlog while the broker is down (the gauge shows it), then drains it completely, in outbox order per partition', async () => {
-    const metrics = createMetrics({ defaultMetrics: false });
+    // The gauge is read from the database at each scrape, as the service's /metrics does.
+    const metrics = createMetrics({
+      defaultMetrics: false,
+      database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
+    });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({ kafka: testKafkaClient(mock.bootstrapServers), topic: OUTPUT, logger: silentLogger, spanName: 'publish_customer_registered' });
+    const publisher = createKafkaPublisher({ kafka: testKafkaClient(mock.bootstrapServers), topic: OUTPUT, logger: silentLogger, spanName: `send ${OUTPUT}` });
     const relay = createOutboxRelay({ pool: db.pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake, logger: silentLogger, maxBackoffMs: 1_000 });
-    const backlog = startBacklogSampler({ pool: db.pool, metrics, destinations: ['customer-events'], intervalMs: 100 });
     const gauge = async () => (await metrics.outboxBacklog.get()).values.find((v) => v.labels.destination === 'customer-events')?.value;
     const unpublished = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL'))[0]?.n);
     relay.start();
@@ -67,7 +71,6 @@ describe('outbox relay to Kafka customer.events', () => {
       }
       for (const message of published) expect(message.key).toBe(outbox.find((row) => row.event_id === message.headers.eventId)?.message_key);
     } finally {
-      backlog.stop();
       await relay.stop();
       await publisher.disconnect();
     }

@@ -3,20 +3,38 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { findCustomer } from '../../src/individual-customers/customer-store.js';
+import type { HealthCheck } from '../../src/platform/http/health.routes.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { createMetrics, type Metrics } from '../../src/platform/metrics.js';
 import { isReachable } from '../../src/platform/postgres/database.js';
+import { parkedCounts } from '../../src/platform/postgres/dead-letters.js';
+import { pendingCounts } from '../../src/platform/postgres/outbox.js';
 import type { TestDatabase } from './postgres.js';
 import { registerCustomersOn } from './service.js';
 
-export function buildTestApp(db: TestDatabase, options: { bodyLimitBytes?: number } = {}): { app: FastifyInstance; metrics: Metrics } {
-  const metrics = createMetrics({ defaultMetrics: false });
+export interface TestAppOptions {
+  bodyLimitBytes?: number;
+  logger?: Logger;
+  defaultMetrics?: boolean;
+  /** Replaces the default `{ db }` readiness checks. */
+  healthChecks?: Readonly<Record<string, HealthCheck>>;
+  accepting?: () => boolean;
+}
+
+export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
+  const metrics = createMetrics({
+    defaultMetrics: options.defaultMetrics ?? false,
+    database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
+  });
+  const logger = options.logger ?? pino({ level: 'silent' });
   const app = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    registerCustomers: registerCustomersOn(db.pool, { metrics }),
+    registerCustomers: registerCustomersOn(db.pool, { metrics, logger }),
     metrics,
     findCustomer: (key) => findCustomer(db.pool, key),
-    healthChecks: { db: () => isReachable(db.pool) },
+    healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
+    ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
   });
   return { app, metrics };
 }

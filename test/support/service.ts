@@ -2,10 +2,14 @@
 import { v7 as uuidv7 } from 'uuid';
 import { parseUserRegistered, type UserRegistered } from '../../src/individual-customers/user-registered.schema.js';
 import { createRegisterCustomers, type RegisterCustomers } from '../../src/individual-customers/register-customers.js';
+import type { Logger } from '../../src/platform/logger.js';
 import type { Metrics } from '../../src/platform/metrics.js';
 import type { Pool } from '../../src/platform/postgres/database.js';
 
-export function registerCustomersOn(pool: Pool, options: { onCommitted?: () => void; metrics?: Metrics } = {}): RegisterCustomers {
+export function registerCustomersOn(
+  pool: Pool,
+  options: { onCommitted?: () => void; metrics?: Metrics; logger?: Logger } = {},
+): RegisterCustomers {
   return createRegisterCustomers({
     pool,
     numberPrefix: 'ACME',
@@ -13,6 +17,7 @@ export function registerCustomersOn(pool: Pool, options: { onCommitted?: () => v
     newId: () => uuidv7(),
     ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
 }
 

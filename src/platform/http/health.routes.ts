@@ -1,7 +1,14 @@
 /** Liveness, readiness and the ACME-compatible `/actuator/health`. */
 import type { FastifyInstance } from 'fastify';
 
+/**
+ * One dependency's check: true when it is usable. Each flow registers its own (PostgreSQL, Kafka, NATS, the read
+ * model…) under a name that shows in the answer's `components`. A check that throws or takes longer than
+ * `CHECK_TIMEOUT_MS` counts as DOWN, so one hung dependency cannot hang the probe.
+ */
 export type HealthCheck = () => Promise<boolean>;
+
+export const CHECK_TIMEOUT_MS = 2_000;
 
 export interface HealthOptions {
   /** Named dependency checks; readiness is UP only when every one answers true. */
@@ -13,7 +20,7 @@ export interface HealthOptions {
 export function healthRoutes(app: FastifyInstance, options: HealthOptions): void {
   const evaluate = async () => {
     const entries = await Promise.all(
-      Object.entries(options.checks).map(async ([name, check]) => [name, await check().catch(() => false)] as const),
+      Object.entries(options.checks).map(async ([name, check]) => [name, await withTimeout(check)] as const),
     );
     const components = Object.fromEntries(entries.map(([name, up]) => [name, { status: up ? 'UP' : 'DOWN' }]));
     const up = options.accepting() && entries.every(([, isUp]) => isUp);
@@ -28,4 +35,16 @@ export function healthRoutes(app: FastifyInstance, options: HealthOptions): void
   };
   app.get('/health/ready', ready);
   app.get('/actuator/health', ready);
+}
+
+async function withTimeout(check: HealthCheck): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check().then((up) => up === true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

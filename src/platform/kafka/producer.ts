@@ -19,7 +19,7 @@ export interface KafkaPublisherOptions {
   readonly kafka: KafkaClient;
   readonly topic: string;
   readonly logger: Logger;
-  /** Name of the span around each published batch (SPEC §6). */
+  /** Name of the span around each batch sent (the per-message `publish_*` spans of SPEC §6 are the relay's). */
   readonly spanName: string;
   /** Time the broker has to acknowledge a send before it counts as failed. */
   readonly timeoutMs?: number;

