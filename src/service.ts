@@ -131,6 +131,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       metrics,
       relayWake,
     });
+    const flow = kafkaFlow;
+    healthChecks.kafka = () => flow.isReachable();
   } else {
     logger.info('KAFKA_BROKERS not set: the Kafka consumer and the customer.events relay are off');
   }

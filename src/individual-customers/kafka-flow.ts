@@ -27,6 +27,8 @@ export interface KafkaFlowDeps {
 }
 
 export interface KafkaFlow {
+  /** Readiness: true when a broker answers a metadata request. */
+  isReachable(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -61,8 +63,24 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
   });
   relay.start();
   consumer.start();
+  // One admin connection for readiness probes; kafkajs reconnects it when a broker comes back.
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
   return {
+    async isReachable() {
+      try {
+        adminConnected ??= admin.connect();
+        await adminConnected;
+        const cluster = await admin.describeCluster();
+        return cluster.brokers.length > 0;
+      } catch {
+        adminConnected = undefined;
+        await admin.disconnect().catch(() => undefined);
+        return false;
+      }
+    },
     async stop() {
+      await admin.disconnect().catch(() => undefined);
       // Input first (finishes the batch in progress), then the relay gets what that batch committed.
       await consumer.stop();
       await relay.stop();
