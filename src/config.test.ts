@@ -62,4 +62,35 @@ describe('configuration', () => {
       'DB_NAME: required when any of DB_HOST, DB_USER, DB_NAME is set (got unset)',
     ]);
   });
+
+  describe('read model', () => {
+    it('serves from PostgreSQL unless MONGODB_URL is set, with projector defaults', () => {
+      expect(loadConfig({}).readModel).toEqual({ batchSize: 500, pollIntervalMs: 250 });
+    });
+
+    it('uses MongoDB when MONGODB_URL is set, replica-set URLs included', () => {
+      const url = 'mongodb://app:pw@mongo-0:27017,mongo-1:27017/?replicaSet=rs0';
+      expect(loadConfig({ MONGODB_URL: url, MONGODB_DATABASE: 'customers', PROJECTOR_BATCH_SIZE: '100' }).readModel).toEqual({
+        mongodb: { url, database: 'customers' },
+        batchSize: 100,
+        pollIntervalMs: 250,
+      });
+    });
+
+    it('names a bad MongoDB URL, database name or projector setting, without echoing the URL', () => {
+      const problems = problemsOf({
+        MONGODB_URL: 'postgres://secret@db',
+        MONGODB_DATABASE: 'a/b',
+        PROJECTOR_BATCH_SIZE: '0',
+        PROJECTOR_POLL_INTERVAL_MS: 'soon',
+      });
+      expect(problems.map((problem) => problem.split(':')[0])).toEqual([
+        'MONGODB_URL',
+        'MONGODB_DATABASE',
+        'PROJECTOR_BATCH_SIZE',
+        'PROJECTOR_POLL_INTERVAL_MS',
+      ]);
+      expect(problems.join('\n')).not.toContain('secret');
+    });
+  });
 });

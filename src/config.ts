@@ -39,6 +39,13 @@ const environmentSchema = z.object({
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+
+  // Read model (projector and query store).
+  // A regex, not z.url(): a replica-set URL lists several host:port pairs, which WHATWG URL parsing rejects.
+  MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'expected a mongodb:// or mongodb+srv:// URL').optional(),
+  MONGODB_DATABASE: z.string().regex(/^[^/\\. "$]{1,63}$/, 'expected a MongoDB database name').default('customer-service'),
+  PROJECTOR_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  PROJECTOR_POLL_INTERVAL_MS: positiveInt.max(60_000).default(250),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -58,6 +65,12 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
+  /** The query side: MongoDB when a URL is given, else the PostgreSQL read model; projector tuning. */
+  readonly readModel: {
+    readonly mongodb?: { readonly url: string; readonly database: string };
+    readonly batchSize: number;
+    readonly pollIntervalMs: number;
+  };
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
@@ -93,6 +106,11 @@ export function loadConfig(env: Environment = process.env): Config {
     database,
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    readModel: {
+      ...(e.MONGODB_URL === undefined ? {} : { mongodb: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE } }),
+      batchSize: e.PROJECTOR_BATCH_SIZE,
+      pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
+    },
   };
 }
 

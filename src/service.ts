@@ -5,13 +5,16 @@
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
 import type { Config, DatabaseConfig } from './config.js';
-import { findCustomer } from './individual-customers/customer-store.js';
+import { customerProjection } from './individual-customers/customer-read-model.js';
+import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import type { Logger } from './platform/logger.js';
 import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
 import { migrate } from './platform/postgres/migrate.js';
+import { createProjector } from './platform/postgres/projector.js';
+import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -63,7 +66,23 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const database = await openDatabase(config.database, logger);
   let accepting = true;
   const metrics = createMetrics();
+  // Read model: documents projected from the event store; the projector is woken by every local commit.
+  const readModel = await openCustomerReadModel(config.readModel, database.pool).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
+  const projectorWake = createWakeSignal();
+  const projector = createProjector({
+    pool: database.pool,
+    projection: customerProjection(readModel),
+    wake: projectorWake,
+    logger,
+    metrics,
+    batchSize: config.readModel.batchSize,
+    pollIntervalMs: config.readModel.pollIntervalMs,
+  });
   const registerCustomers = createRegisterCustomers({
+    onCommitted: fanOut(projectorWake),
     metrics,
     pool: database.pool,
     numberPrefix: config.customers.numberPrefix,
@@ -75,7 +94,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
     metrics,
-    findCustomer: (key) => findCustomer(database.pool, key),
+    findCustomer: (key) => readModel.find(key),
     healthChecks: { db: () => isReachable(database.pool) },
     accepting: () => accepting,
   });
@@ -83,15 +102,19 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    await readModel.close();
     await database.close();
     throw error;
   }
+  projector.start();
   logger.info({ url }, 'customer-service is listening');
   return {
     url,
     stop: async () => {
       accepting = false;
       await app.close(); // stops accepting, lets in-flight requests finish
+      await projector.stop();
+      await readModel.close();
       await database.close();
       logger.info('customer-service stopped');
     },
