@@ -75,6 +75,8 @@ export interface BatchResult {
   readonly checkpoint: Checkpoint;
   /** The events applied, for callers that measure visibility. */
   readonly applied: readonly StoredEvent[];
+  /** True when committed events wait behind an older transaction still in flight (perhaps another instance's). */
+  readonly heldBack: boolean;
 }
 
 export interface ProjectorOptions {
@@ -109,7 +111,15 @@ export const READ_EVENTS_SQL = `
   ORDER BY transaction_id, global_position
   LIMIT $3`;
 
+/** Committed events beyond the horizon: the transaction holding the horizon back may never wake this projector. */
+const HELD_BACK_SQL = `
+  SELECT EXISTS (
+    SELECT 1 FROM event_store
+    WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+      AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held_back`;
+
 const tracer = trace.getTracer('customer-service');
+const HELD_BACK_RETRY_MS = 10;
 
 /** Advisory lock key of a projection, in a range no other lock of this service uses. */
 export function projectionLockKey(name: string): number {
@@ -180,7 +190,10 @@ export async function projectBatch(
   }>(READ_EVENTS_SQL, [row.transaction_id, row.global_position, options.batchSize]);
   const checkpoint = { transactionId: row.transaction_id, globalPosition: row.global_position };
   const last = rows.at(-1);
-  if (last === undefined) return { read: 0, checkpoint, applied: [] };
+  if (last === undefined) {
+    const held = await client.query<{ held_back: boolean }>(HELD_BACK_SQL, [row.transaction_id, row.global_position]);
+    return { read: 0, checkpoint, applied: [], heldBack: held.rows[0]?.held_back === true };
+  }
   const events: StoredEvent[] = rows.map((r) => ({
     globalPosition: r.global_position,
     transactionId: r.transaction_id,
@@ -207,7 +220,12 @@ export async function projectBatch(
      WHERE projection = $1 AND generation = $2`,
     [projection.name, row.generation, last.transaction_id, last.global_position],
   );
-  return { read: events.length, checkpoint: { transactionId: last.transaction_id, globalPosition: last.global_position }, applied };
+  return {
+    read: events.length,
+    checkpoint: { transactionId: last.transaction_id, globalPosition: last.global_position },
+    applied,
+    heldBack: false,
+  };
 }
 
 export function createProjector(options: ProjectorOptions): Projector {
@@ -224,6 +242,12 @@ export function createProjector(options: ProjectorOptions): Projector {
   async function runBatch(): Promise<BatchResult | undefined> {
     const client = await pool.connect();
     let broken = false;
+    // A connection lost mid-batch (server restart, terminated session) also emits 'error' on the client; the failing
+    // query reports it, and an unlistened 'error' would take the process down.
+    const onConnectionError = () => {
+      broken = true;
+    };
+    client.on('error', onConnectionError);
     try {
       if (!ensured) {
         await ensureProjection(client, projection.name);
@@ -270,6 +294,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       });
       throw error;
     } finally {
+      client.off('error', onConnectionError);
       client.release(broken);
     }
   }
@@ -293,8 +318,10 @@ export function createProjector(options: ProjectorOptions): Projector {
       try {
         const result = await runBatch();
         backoffMs = 0;
-        // A full batch means more is waiting; otherwise wait for a local commit or the poll timer.
-        if (result === undefined || result.read < batchSize) await options.wake.wait(pollIntervalMs);
+        // A full batch means more is waiting; events held back by an open transaction are worth a quick look again;
+        // otherwise wait for a local commit or the poll timer.
+        if (result?.heldBack === true) await options.wake.wait(Math.min(pollIntervalMs, HELD_BACK_RETRY_MS));
+        else if (result === undefined || result.read < batchSize) await options.wake.wait(pollIntervalMs);
       } catch (error) {
         metrics?.readModelWriteFailures.inc({ projection: projection.name });
         backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? 100 : backoffMs * 2);
