@@ -142,7 +142,7 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
     },
 
     async resetGeneration(target) {
-      const name = buildingCollection(target.generation);
+      const name = collectionFor(target);
       await dropIfExists(name);
       await collection(name).createIndexes(CUSTOMER_INDEXES);
     },

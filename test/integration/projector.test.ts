@@ -104,6 +104,23 @@ describe('projector: commit order', () => {
     }
   });
 
+  it('orders transaction ids as numbers, not text, across a power of ten (99 before 100)', async () => {
+    // Explicit ids of long-finished transactions; as text '100' < '99', and a text order would skip the first event.
+    const first = customerRegisteredEvent();
+    const second = customerRegisteredEvent();
+    for (const [event, xid] of [[first, '99'], [second, '100']] as const) {
+      await db.pool.query(
+        `INSERT INTO event_store (transaction_id, stream_type, stream_id, stream_version, event_id, event_type, event_version,
+                                  payload, metadata, occurred_at)
+         VALUES ($1::xid8, $2, $3, 1, $4, $5, '1.0', $6, '{}', now())`,
+        [xid, event.streamType, event.streamId, event.eventId, event.eventType, JSON.stringify(event.payload)],
+      );
+    }
+    const { projector } = projectorFor(customerProjection(readModel), { batchSize: 1 });
+    const documents = await projectUntilCount(projector, 2);
+    expect(idsOf(documents)).toEqual([first.streamId, second.streamId].sort());
+  });
+
   it('applies every event exactly once while many transactions commit concurrently', async () => {
     const { projector } = projectorFor(customerProjection(readModel), { batchSize: 7 });
     projector.start();

@@ -101,9 +101,12 @@ export interface Projector {
   runBatch(): Promise<BatchResult | undefined>;
 }
 
-/** The order and the commit-safe horizon of every read; see the module comment. */
+/**
+ * The order and the commit-safe horizon of every read; see the module comment. The text copy of the id has its own
+ * name: "ORDER BY transaction_id" would otherwise sort by an output column of that name, as text ('1000' < '999').
+ */
 export const READ_EVENTS_SQL = `
-  SELECT global_position, transaction_id::text AS transaction_id, stream_type, stream_id, stream_version, event_id,
+  SELECT global_position, transaction_id::text AS xid_text, stream_type, stream_id, stream_version, event_id,
          event_type, event_version, payload, recorded_at
   FROM event_store
   WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
@@ -178,7 +181,7 @@ export async function projectBatch(
 ): Promise<BatchResult> {
   const { rows } = await client.query<{
     global_position: string;
-    transaction_id: string;
+    xid_text: string;
     stream_type: string;
     stream_id: string;
     stream_version: number;
@@ -196,7 +199,7 @@ export async function projectBatch(
   }
   const events: StoredEvent[] = rows.map((r) => ({
     globalPosition: r.global_position,
-    transactionId: r.transaction_id,
+    transactionId: r.xid_text,
     streamType: r.stream_type,
     streamId: r.stream_id,
     streamVersion: r.stream_version,
@@ -218,11 +221,11 @@ export async function projectBatch(
   await client.query(
     `UPDATE projection_checkpoints SET transaction_id = $3::xid8, global_position = $4, updated_at = NOW()
      WHERE projection = $1 AND generation = $2`,
-    [projection.name, row.generation, last.transaction_id, last.global_position],
+    [projection.name, row.generation, last.xid_text, last.global_position],
   );
   return {
     read: events.length,
-    checkpoint: { transactionId: last.transaction_id, globalPosition: last.global_position },
+    checkpoint: { transactionId: last.xid_text, globalPosition: last.global_position },
     applied,
     heldBack: false,
   };
