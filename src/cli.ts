@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
+import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase, startService } from './service.js';
 
 export const EXIT_OK = 0;
@@ -32,6 +33,8 @@ export function buildCli(): Command {
       const database = await openDatabase(config.database, logger);
       await database.close();
     });
+
+  registerProjectionsCommand(program);
 
   return program;
 }
