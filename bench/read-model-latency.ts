@@ -87,7 +87,7 @@ try {
     return results.map((result) => {
       if (result.outcome !== 'created') throw new Error(`registration ${result.outcome}`);
       committedAt.set(result.customer.customerId, now);
-      return { customerId: result.customer.customerId as string, now };
+      return { customerId: result.customer.customerId, now };
     });
   };
 
