@@ -159,7 +159,7 @@ describe('projector: what bad input gets', () => {
     expect((await checkpoint())?.global_position).toBe(last?.position);
   });
 
-  it('retries a failing read-model write with backoff, never moving the checkpoint past it', async () => {
+  it('retries a failing read-model write with backoff, never moving the checkpoint past it, and reports the lag', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const real = customerProjection(readModel);
     let failing = true;
@@ -174,8 +174,14 @@ describe('projector: what bad input gets', () => {
     await eventually(async () => ((await metrics.readModelWriteFailures.get()).values[0]?.value ?? 0) >= 3 ? true : undefined);
     expect(await checkpoint()).toEqual({ transaction_id: '0', global_position: '0' });
     expect(await readModel.list('active')).toEqual([]);
+    // The lag says how far behind the stuck projection is, in events and in seconds.
+    const lagEvents = async () => (await metrics.readModelLagEvents.get()).values[0]?.value;
+    await eventually(async () => ((await lagEvents()) === 3 ? true : undefined), { what: 'a lag of 3 events' });
+    expect((await metrics.readModelLagSeconds.get()).values[0]?.value).toBeGreaterThan(0);
     failing = false;
     await eventually(async () => ((await readModel.list('active')).length === 3 ? true : undefined));
+    await eventually(async () => ((await lagEvents()) === 0 ? true : undefined), { what: 'no lag' });
+    expect((await metrics.readModelLagSeconds.get()).values[0]?.value).toBe(0);
   });
 });
 

@@ -19,7 +19,6 @@
  * time, whoever takes it; the others wait for the next wake or poll. A rebuild takes the same lock to switch over.
  */
 import { trace } from '@opentelemetry/api';
-import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { WakeSignal } from '../wake-signal.js';
@@ -292,7 +291,6 @@ export function createProjector(options: ProjectorOptions): Projector {
         }
         options.onBatch?.(result);
       }
-      await measureLag(client, result.checkpoint);
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {
@@ -305,17 +303,27 @@ export function createProjector(options: ProjectorOptions): Projector {
     }
   }
 
-  /** Lag behind the head of the event store, at most once a second (it counts the events not yet projected). */
-  async function measureLag(client: pg.PoolClient, checkpoint: Checkpoint): Promise<void> {
+  /**
+   * Lag behind the head of the event store, at most once a second (it counts the events not yet projected), measured
+   * whatever the batch did: a stuck projector is exactly when the figure matters. Instances that are not the one
+   * projecting report the same figure, from the shared checkpoint.
+   */
+  async function measureLag(): Promise<void> {
     if (metrics === undefined || Date.now() - lagMeasuredAt < 1_000) return;
     lagMeasuredAt = Date.now();
-    const { rows } = await client.query<{ events: number; seconds: number | null }>(
-      `SELECT count(*)::int AS events, extract(epoch FROM clock_timestamp() - min(recorded_at))::float8 AS seconds
-       FROM event_store WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)`,
-      [checkpoint.transactionId, checkpoint.globalPosition],
-    );
-    metrics.readModelLagEvents.set({ projection: projection.name }, rows[0]?.events ?? 0);
-    metrics.readModelLagSeconds.set({ projection: projection.name }, Math.max(0, rows[0]?.seconds ?? 0));
+    try {
+      const { rows } = await pool.query<{ events: number; seconds: number | null }>(
+        `SELECT count(*)::int AS events, extract(epoch FROM clock_timestamp() - min(e.recorded_at))::float8 AS seconds
+         FROM projection_checkpoints c
+         JOIN event_store e ON (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)
+         WHERE c.projection = $1 AND c.state = 'active'`,
+        [projection.name],
+      );
+      metrics.readModelLagEvents.set({ projection: projection.name }, rows[0]?.events ?? 0);
+      metrics.readModelLagSeconds.set({ projection: projection.name }, Math.max(0, rows[0]?.seconds ?? 0));
+    } catch (error) {
+      options.logger.debug({ err: error, projection: projection.name }, 'could not measure projection lag');
+    }
   }
 
   async function run(): Promise<void> {
@@ -323,6 +331,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     while (running) {
       try {
         const result = await runBatch();
+        await measureLag();
         backoffMs = 0;
         // A full batch means more is waiting; events held back by an open transaction are worth a quick look again;
         // otherwise wait for a local commit or the poll timer.
@@ -330,6 +339,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         else if (result === undefined || result.read < batchSize) await options.wake.wait(pollIntervalMs);
       } catch (error) {
         metrics?.readModelWriteFailures.inc({ projection: projection.name });
+        await measureLag();
         backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? 100 : backoffMs * 2);
         options.logger.warn({ err: error, projection: projection.name, retryInMs: backoffMs }, 'projection batch failed; will retry');
         await sleep(backoffMs, () => running);
