@@ -18,7 +18,7 @@
  * Several instances may run a projector: a transaction-level advisory lock per projection makes one batch run at a
  * time, whoever takes it; the others wait for the next wake or poll. A rebuild takes the same lock to switch over.
  */
-import { trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { WakeSignal } from '../wake-signal.js';
@@ -215,7 +215,19 @@ export async function projectBatch(
     }
   }
   if (applied.length > 0) {
-    await projection.apply(applied, { generation: row.generation, active: row.state === 'active', client });
+    // Only batches with work get a span: an idle projector polls several times a second.
+    await tracer.startActiveSpan('project_read_model', async (span) => {
+      span.setAttributes({ 'projection.name': projection.name, 'projection.generation': row.generation, 'projection.events': applied.length });
+      try {
+        await projection.apply(applied, { generation: row.generation, active: row.state === 'active', client });
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
   }
   await client.query(
     `UPDATE projection_checkpoints SET transaction_id = $3::xid8, global_position = $4, updated_at = NOW()
@@ -268,20 +280,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       const row = await readGeneration(client, projection.name, 'active');
       if (row === undefined) throw new Error(`projection ${projection.name} has no active generation`);
       const started = performance.now();
-      const result = await tracer.startActiveSpan('project_read_model', async (span) => {
-        try {
-          span.setAttribute('projection', projection.name);
-          const batch = await projectBatch(client, projection, row, { batchSize, metrics });
-          span.setAttribute('events', batch.read);
-          return batch;
-        } catch (error) {
-          span.recordException(error as Error);
-          span.setStatus({ code: 2 });
-          throw error;
-        } finally {
-          span.end();
-        }
-      });
+      const result = await projectBatch(client, projection, row, { batchSize, metrics });
       await client.query('COMMIT');
       if (result.read > 0) {
         metrics?.readModelProjectionDuration.observe((performance.now() - started) / 1000);
