@@ -7,6 +7,7 @@ import {
   EMAIL_COLLATION,
   fromMongoDocument,
   lookupQuery,
+  mongoProjectionName,
   toMongoDocument,
   upsertOperation,
 } from './customer-read-model.mongo.js';
@@ -107,6 +108,10 @@ describe('MongoDB indexes and collections', () => {
   it('gives the e-mail index the collation the lookup uses, or MongoDB could not use it', () => {
     const emailIndex = CUSTOMER_INDEXES.find((index) => index.name === 'email_address');
     expect(emailIndex?.collation).toEqual(lookupQuery({ by: 'email', value: 'x@y.z' }).collation);
+  });
+
+  it('keeps its own checkpoint per MongoDB database, apart from the PostgreSQL read model’s', () => {
+    expect(mongoProjectionName('customer-service')).toBe('customers:mongodb:customer-service');
   });
 
   it('serves from customers and builds a rebuild in its own collection', () => {

@@ -34,6 +34,11 @@ export interface CustomerMongoDocument extends Document {
   _registeredAt: Date;
 }
 
+/** The checkpoint key of the projection into a MongoDB database (never the URL: it may hold credentials). */
+export function mongoProjectionName(database: string): string {
+  return `customers:mongodb:${database}`;
+}
+
 export function buildingCollection(generation: number): string {
   return `customers_rebuild_${generation}`;
 }
@@ -117,6 +122,7 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
   };
 
   return {
+    projectionName: mongoProjectionName(options.database),
     async prepare() {
       await collection(ACTIVE_COLLECTION).createIndexes(CUSTOMER_INDEXES);
     },

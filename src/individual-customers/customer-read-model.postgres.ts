@@ -12,6 +12,7 @@ const ACTIVE = `(SELECT generation FROM projection_checkpoints WHERE projection 
 
 export function createPostgresCustomerReadModel(pool: Pool): CustomerReadModel {
   return {
+    projectionName: CUSTOMERS_PROJECTION,
     async prepare() {},
 
     async upsert(customers, target) {

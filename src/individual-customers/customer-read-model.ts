@@ -12,6 +12,7 @@ import { newCustomer } from './domain/customer.js';
 import type { CustomerNumber } from './domain/customer-number.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 
+/** The projection into the PostgreSQL read model (its generation 1 is created by migration 0002). */
 export const CUSTOMERS_PROJECTION = 'customers';
 
 /** A customer document with the stream version of the last event applied to it. */
@@ -25,6 +26,11 @@ export type ReadModelTarget = ProjectionTarget;
 
 /** The read-model port. Every write is idempotent: a document is only replaced by one with a higher `_version`. */
 export interface CustomerReadModel {
+  /**
+   * The checkpoint key of the projection into this store. Each store has its own, so pointing the service at another
+   * store (setting MONGODB_URL, say) fills it from the start of the event store instead of from someone else's checkpoint.
+   */
+  readonly projectionName: string;
   /** Creates collections and indexes (MongoDB); nothing to do for PostgreSQL, whose schema is a migration. */
   prepare(): Promise<void>;
   upsert(customers: readonly VersionedCustomer[], target: ReadModelTarget): Promise<void>;
@@ -74,7 +80,7 @@ export function customerFromRegistered(event: StoredEvent): VersionedCustomer {
 /** The projection the projector runs: `CustomerRegistered` → documents. */
 export function customerProjection(readModel: CustomerReadModel): Projection {
   return {
-    name: CUSTOMERS_PROJECTION,
+    name: readModel.projectionName,
     eventTypes: new Set(['CustomerRegistered']),
     async apply(events, target) {
       // The latest version per customer in this batch; older ones would be replaced anyway.
@@ -99,11 +105,11 @@ export function customerProjection(readModel: CustomerReadModel): Projection {
   };
 }
 
-/** Reads the active generation number (PostgreSQL read model and tools). */
-export async function activeGeneration(client: Queryable): Promise<number | undefined> {
+/** Reads the active generation number of a projection (tools and tests). */
+export async function activeGeneration(client: Queryable, projection = CUSTOMERS_PROJECTION): Promise<number | undefined> {
   const { rows } = await client.query<{ generation: number }>(
     `SELECT generation FROM projection_checkpoints WHERE projection = $1 AND state = 'active'`,
-    [CUSTOMERS_PROJECTION],
+    [projection],
   );
   return rows[0]?.generation;
 }

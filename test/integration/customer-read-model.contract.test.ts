@@ -79,7 +79,7 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
     await Promise.all(projectors.splice(0).map((projector) => projector.stop()));
     // A fresh start: no events, and an empty active generation at the beginning of the store.
     await db.pool.query('TRUNCATE event_store');
-    const generation = (await activeGeneration(db.pool)) ?? 1;
+    const generation = (await activeGeneration(db.pool, readModel.projectionName)) ?? 1;
     await readModel.resetGeneration({ generation, active: true, client: db.pool });
     await db.pool.query(`UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0`);
     await readModel.prepare();
@@ -96,7 +96,7 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
       const documents = await readModel.list('active');
       return documents.length === count ? documents : undefined;
     }, { what: `${count} documents` });
-  const activeTarget = async () => ({ generation: (await activeGeneration(db.pool)) ?? 1, active: true, client: db.pool });
+  const activeTarget = async () => ({ generation: (await activeGeneration(db.pool, readModel.projectionName)) ?? 1, active: true, client: db.pool });
 
   it('serves a projected customer by id, user id, number and e-mail (any case), as the API document', async () => {
     const event = customerRegisteredEvent({ email: 'Jane.Doe@Example.com' });
@@ -169,13 +169,13 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
       await Promise.all(Array.from({ length: 5 }, () => appendCustomers(db.pool, 20)));
       startProjector();
       const live = await untilCount(100);
-      const before = await activeGeneration(db.pool);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
 
       const report = await rebuildProjection(db.pool, customerProjection(readModel), { logger, batchSize: 30 });
-      expect(report).toMatchObject({ projection: 'customers', previousGeneration: before, events: 100 });
-      expect(await activeGeneration(db.pool)).toBe(report.generation);
+      expect(report).toMatchObject({ projection: readModel.projectionName, previousGeneration: before, events: 100 });
+      expect(await activeGeneration(db.pool, readModel.projectionName)).toBe(report.generation);
       expect(await readModel.list('active')).toStrictEqual(live);
-      expect(await db.rows(`SELECT generation FROM projection_checkpoints WHERE state <> 'active'`)).toEqual([]);
+      expect(await db.rows(`SELECT generation FROM projection_checkpoints WHERE projection = $1 AND state <> 'active'`, [readModel.projectionName])).toEqual([]);
     });
 
     it('keeps serving from the old generation while it builds, and misses nothing written meanwhile', async () => {
@@ -183,12 +183,15 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
       if (known === undefined) throw new Error('no event');
       startProjector();
       await untilCount(50);
-      const before = await activeGeneration(db.pool);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
 
       let writing = true;
       const written: string[] = [];
       const writer = (async () => {
-        while (writing) written.push(...(await appendCustomers(db.pool, 3)).map((event) => event.streamId));
+        while (writing) {
+          written.push(...(await appendCustomers(db.pool, 3)).map((event) => event.streamId));
+          await new Promise((resolve) => setTimeout(resolve, 2)); // a steady stream, not a flood
+        }
       })();
       const servedDuringRebuild: (string | undefined)[] = [];
       const report = await rebuildProjection(db.pool, customerProjection(readModel), {
@@ -212,7 +215,7 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
       await appendCustomers(db.pool, 40);
       startProjector();
       const live = await untilCount(40);
-      const before = await activeGeneration(db.pool);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
 
       const real = customerProjection(readModel);
       let calls = 0;
@@ -225,14 +228,14 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
         },
       };
       await expect(rebuildProjection(db.pool, interrupted, { logger, batchSize: 10 })).rejects.toThrow('interrupted');
-      expect(await activeGeneration(db.pool)).toBe(before);
+      expect(await activeGeneration(db.pool, readModel.projectionName)).toBe(before);
       expect(await readModel.list('active')).toStrictEqual(live);
-      expect(await db.rows(`SELECT state FROM projection_checkpoints WHERE state = 'building'`)).toEqual([{ state: 'building' }]);
+      expect(await db.rows(`SELECT state FROM projection_checkpoints WHERE projection = $1 AND state = 'building'`, [readModel.projectionName])).toEqual([{ state: 'building' }]);
 
       const report = await rebuildProjection(db.pool, real, { logger, batchSize: 10 });
       expect(report.events).toBe(40);
       expect(await readModel.list('active')).toStrictEqual(live);
-      expect(await db.rows(`SELECT state FROM projection_checkpoints`)).toEqual([{ state: 'active' }]);
+      expect(await db.rows(`SELECT state FROM projection_checkpoints WHERE projection = $1`, [readModel.projectionName])).toEqual([{ state: 'active' }]);
     });
   });
 });

@@ -49,17 +49,23 @@ export async function rebuildProjection(
       const generation = await startGeneration(pool, projection);
       options.logger.info({ projection: projection.name, generation }, 'rebuilding projection into a fresh generation');
 
-      // The bulk of the work, without the live projector's lock.
+      // The bulk of the work, without the live projector's lock. It ends once the new generation has caught up with
+      // the active one (or with the head): under a steady stream of writes "nothing left to read" may never come.
       let events = 0;
       for (;;) {
-        const read = await withTransaction(pool, async (client) => {
+        const { read, caughtUp } = await withTransaction(pool, async (client) => {
           const row = await readGeneration(client, projection.name, generation);
           if (row?.state !== 'building') throw new Error(`generation ${generation} of ${projection.name} is no longer building`);
-          return (await projectBatch(client, projection, row, { batchSize })).read;
+          const batch = await projectBatch(client, projection, row, { batchSize });
+          const active = await readGeneration(client, projection.name, 'active');
+          const reached =
+            active !== undefined &&
+            isAtOrBeyond(batch.checkpoint, { transactionId: active.transaction_id, globalPosition: active.global_position });
+          return { read: batch.read, caughtUp: reached };
         });
         events += read;
         if (read > 0) options.onProgress?.(events);
-        if (read < batchSize) break;
+        if (read < batchSize || caughtUp) break;
       }
 
       const previousGeneration = await withTransaction(pool, async (client) => {
