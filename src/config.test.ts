@@ -155,4 +155,34 @@ describe('Kafka configuration', () => {
     expect(problems.map((problem) => problem.split(':')[0])).toEqual(['KAFKA_BROKERS', 'KAFKA_INPUT_TOPIC', 'KAFKA_SESSION_TIMEOUT_MS', 'RETRY_BACKOFF_MS']);
     expect(problemsOf({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'x' }).map((problem) => problem.split(':')[0])).toEqual(['KAFKA_SASL_USERNAME']);
   });
+  describe('read model', () => {
+    it('serves from PostgreSQL unless MONGODB_URL is set, with projector defaults', () => {
+      expect(loadConfig({}).readModel).toEqual({ batchSize: 500, pollIntervalMs: 250 });
+    });
+
+    it('uses MongoDB when MONGODB_URL is set, replica-set URLs included', () => {
+      const url = 'mongodb://app:pw@mongo-0:27017,mongo-1:27017/?replicaSet=rs0';
+      expect(loadConfig({ MONGODB_URL: url, MONGODB_DATABASE: 'customers', PROJECTOR_BATCH_SIZE: '100' }).readModel).toEqual({
+        mongodb: { url, database: 'customers' },
+        batchSize: 100,
+        pollIntervalMs: 250,
+      });
+    });
+
+    it('names a bad MongoDB URL, database name or projector setting, without echoing the URL', () => {
+      const problems = problemsOf({
+        MONGODB_URL: 'postgres://secret@db',
+        MONGODB_DATABASE: 'a/b',
+        PROJECTOR_BATCH_SIZE: '0',
+        PROJECTOR_POLL_INTERVAL_MS: 'soon',
+      });
+      expect(problems.map((problem) => problem.split(':')[0])).toEqual([
+        'MONGODB_URL',
+        'MONGODB_DATABASE',
+        'PROJECTOR_BATCH_SIZE',
+        'PROJECTOR_POLL_INTERVAL_MS',
+      ]);
+      expect(problems.join('\n')).not.toContain('secret');
+    });
+  });
 });

@@ -109,6 +109,12 @@ const environmentSchema = z.object({
   OTEL_RESOURCE_ATTRIBUTES: keyValueList.optional(),
   OTEL_TRACES_SAMPLER: z.enum(TRACE_SAMPLERS, { error: `expected one of ${TRACE_SAMPLERS.join(', ')}` }).default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  // Read model (projector and query store).
+  // A regex, not z.url(): a replica-set URL lists several host:port pairs, which WHATWG URL parsing rejects.
+  MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'expected a mongodb:// or mongodb+srv:// URL').optional(),
+  MONGODB_DATABASE: z.string().regex(/^[^/\\. "$]{1,63}$/, 'expected a MongoDB database name').default('customer-service'),
+  PROJECTOR_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  PROJECTOR_POLL_INTERVAL_MS: positiveInt.max(60_000).default(250),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -163,6 +169,12 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly kafka: KafkaConfig;
   readonly tracing: TracingConfig;
+  /** The query side: MongoDB when a URL is given, else the PostgreSQL read model; projector tuning. */
+  readonly readModel: {
+    readonly mongodb?: { readonly url: string; readonly database: string };
+    readonly batchSize: number;
+    readonly pollIntervalMs: number;
+  };
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
@@ -201,6 +213,11 @@ export function loadConfig(env: Environment = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     kafka,
     tracing: tracingConfig(e),
+    readModel: {
+      ...(e.MONGODB_URL === undefined ? {} : { mongodb: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE } }),
+      batchSize: e.PROJECTOR_BATCH_SIZE,
+      pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
+    },
   };
 }
 

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
 import type { Config, DatabaseConfig } from './config.js';
-import { findCustomer } from './individual-customers/customer-store.js';
+import { customerProjection } from './individual-customers/customer-read-model.js';
+import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import type { HealthCheck } from './platform/http/health.routes.js';
 import type { Logger } from './platform/logger.js';
@@ -16,8 +17,9 @@ import { createMetrics } from './platform/metrics.js';
 import { parkedCounts } from './platform/postgres/dead-letters.js';
 import { migrate } from './platform/postgres/migrate.js';
 import { startKafkaFlow, type KafkaFlow } from './individual-customers/kafka-flow.js';
-import { createWakeSignal } from './platform/wake-signal.js';
+import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
+import { createProjector } from './platform/postgres/projector.js';
 import { startTracing, type Tracing } from './platform/telemetry/index.js';
 
 export interface Database {
@@ -89,13 +91,29 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const metrics = createMetrics({
     database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
   });
+  // Read model: documents projected from the event store; the projector is woken by every local commit.
+  const readModel = await openCustomerReadModel(config.readModel, database.pool).catch(async (error: unknown) => {
+    await database.close();
+    await tracing.shutdown();
+    throw error;
+  });
+  const projectorWake = createWakeSignal();
+  const projector = createProjector({
+    pool: database.pool,
+    projection: customerProjection(readModel),
+    wake: projectorWake,
+    logger,
+    metrics,
+    batchSize: config.readModel.batchSize,
+    pollIntervalMs: config.readModel.pollIntervalMs,
+  });
   // Readiness is UP only while every dependency answers: brokers and the read model register their checks here.
   const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
   const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({
     metrics,
     logger,
-    onCommitted: () => relayWake.notify(),
+    onCommitted: fanOut(projectorWake, relayWake),
     pool: database.pool,
     numberPrefix: config.customers.numberPrefix,
     clock: () => new Date(),
@@ -106,7 +124,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
     metrics,
-    findCustomer: (key) => findCustomer(database.pool, key),
+    findCustomer: (key) => readModel.find(key),
     healthChecks,
     accepting: () => accepting,
   });
@@ -114,10 +132,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    await readModel.close();
     await database.close();
     await tracing.shutdown();
     throw error;
   }
+  projector.start();
   logger.info({ url }, 'customer-service is listening');
 
   // Kafka: consumer of identity.user.events and relay to customer.events, only when brokers are configured.
@@ -148,7 +168,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // 3. Consumers stop (Kafka, NATS: they finish and acknowledge their current batch), then the outbox relays
       //    publish what they can before the deadline: whatever is left is published by the next instance.
       await kafkaFlow?.stop();
-      // 4. Connections close last, once nothing uses them; buffered spans are exported (bounded).
+      // 4. The projector finishes its batch; connections close last, once nothing uses them; buffered spans are
+      //    exported (bounded).
+      await projector.stop();
+      await readModel.close();
       await database.close();
       await tracing.shutdown();
       logger.info('customer-service stopped');

@@ -1,4 +1,7 @@
-/** Rows of the command store (`customers`, `customer_preferences`) to and from the `Customer` document. */
+/**
+ * Rows of the command store (`customers`, `customer_preferences`) to and from the `Customer` document. The HTTP lookups
+ * read the read model instead (`customer-read-model.ts`); the use case reads here, inside its transaction.
+ */
 import type { Queryable } from '../platform/postgres/database.js';
 import type { Customer } from './domain/customer.js';
 import { formatInstant } from './domain/customer.js';
@@ -65,18 +68,6 @@ export type CustomerKey =
   | { readonly by: 'userId'; readonly value: UserId }
   | { readonly by: 'number'; readonly value: CustomerNumber }
   | { readonly by: 'email'; readonly value: string };
-
-export async function findCustomer(client: Queryable, key: CustomerKey): Promise<Customer | undefined> {
-  const where = {
-    id: 'c.id = $1',
-    userId: 'c.user_id = $1',
-    number: 'c.customer_number = $1',
-    // Several users may share an address; the earliest registration answers, as the ACME service did.
-    email: 'lower(c.email) = lower($1) ORDER BY c.registered_at, c.customer_number LIMIT 1',
-  }[key.by];
-  const { rows } = await client.query<CustomerRow>(`${SELECT_CUSTOMER} WHERE ${where}`, [key.value]);
-  return rows[0] === undefined ? undefined : toCustomer(rows[0]);
-}
 
 interface CustomerRow {
   id: string;

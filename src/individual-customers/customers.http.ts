@@ -16,7 +16,7 @@ import type { RegisterCustomers } from './register-customers.js';
 import { parseUserRegistered, USER_REGISTERED } from './user-registered.schema.js';
 import { z } from 'zod';
 
-/** The read side the lookups use; the read-model issue swaps the command-store implementation for projections. */
+/** The read side the lookups use: the read model (`CustomerReadModel.find`), projected from the event store. */
 export type FindCustomer = (key: CustomerKey) => Promise<Customer | undefined>;
 
 const emailSchema = z.email().max(254);

@@ -194,7 +194,9 @@ async function registerWithin(
         eventId: domainEvent.eventId,
         eventType: domainEvent.eventType,
         eventVersion: domainEvent.eventVersion,
-        payload: domainEvent.payload,
+        // The stored event carries every fact the read model needs to rebuild the document; the published envelope
+        // keeps the seed's payload exactly (consumers of customer.events never see this field).
+        payload: { ...domainEvent.payload, marketingOptIn: customer.preferences.communication.marketing },
         occurredAt: domainEvent.timestamp,
         metadata: {
           correlationId: domainEvent.correlationId,

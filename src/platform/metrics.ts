@@ -12,6 +12,15 @@ export interface Metrics {
   /** From the input event's own timestamp to its effect committing; `event_type` is the input's type. */
   readonly eventProcessingLag: Histogram<'event_type'>;
   readonly readModelProjectionDuration: Histogram;
+  // Read model (projector).
+  /** Events committed to the event store and not yet applied, per projection. */
+  readonly readModelLagEvents: Gauge<'projection'>;
+  /** Age of the oldest event not yet applied (0 when caught up). */
+  readonly readModelLagSeconds: Gauge<'projection'>;
+  /** From an event's append to its batch committing in the read model: the commit-to-visible delay. */
+  readonly readModelVisibleDelay: Histogram;
+  readonly readModelSkippedEvents: Counter<'projection' | 'event_type'>;
+  readonly readModelWriteFailures: Counter<'projection'>;
   readonly deadLettered: Counter<'transport' | 'reason'>;
   readonly retries: Counter<'transport'>;
   readonly ignoredEvents: Counter<'transport' | 'event_type'>;
@@ -69,6 +78,36 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'read_model_projection_duration_seconds',
       help: 'Time to apply a batch of events to the read model',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    readModelLagEvents: new Gauge({
+      name: 'read_model_projection_lag_events',
+      help: 'Events in the event store not yet applied to the read model',
+      labelNames: ['projection'],
+      registers,
+    }),
+    readModelLagSeconds: new Gauge({
+      name: 'read_model_projection_lag_seconds',
+      help: 'Age of the oldest event not yet applied to the read model (0 when caught up)',
+      labelNames: ['projection'],
+      registers,
+    }),
+    readModelVisibleDelay: new Histogram({
+      name: 'read_model_visible_delay_seconds',
+      help: 'From appending an event to the read model batch that applied it committing',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    readModelSkippedEvents: new Counter({
+      name: 'read_model_skipped_events_total',
+      help: 'Events of a type the projection does not handle, skipped',
+      labelNames: ['projection', 'event_type'],
+      registers,
+    }),
+    readModelWriteFailures: new Counter({
+      name: 'read_model_projection_failures_total',
+      help: 'Projection batches that failed (rolled back and retried with backoff)',
+      labelNames: ['projection'],
       registers,
     }),
     deadLettered: new Counter({

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp } from '../support/app.js';
 import { userRegistered, userRegisteredFixture } from '../support/events.js';
+import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 let db: TestDatabase;
@@ -24,6 +25,16 @@ const postEvent = (payload: unknown, headers: Record<string, string> = {}) =>
     headers: { 'content-type': 'application/json', ...headers },
     payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
+
+/** Lookups read the read model: a registration shows there once projected, moments after its commit. */
+const untilVisible = (url: string) =>
+  eventually(
+    async () => {
+      const response = await app.inject({ method: 'GET', url });
+      return response.statusCode === 200 ? response : undefined;
+    },
+    { what: `${url} to answer 200` },
+  );
 
 async function tableCounts() {
   const [row] = await db.rows<{ customers: string; events: string; inbox: string; outbox: string }>(
@@ -60,6 +71,7 @@ describe('POST /api/v1/events, then the four lookups', () => {
       lastActivityAt: '2026-01-02T10:30:01Z',
       profileCompleteness: 25,
     };
+    await untilVisible(`/api/v1/customers/${body.customerId}`);
     for (const url of [
       `/api/v1/customers/${body.customerId}`,
       '/api/v1/customers/by-user/01941234-5678-7abc-def0-123456789abc',
@@ -93,8 +105,8 @@ describe('POST /api/v1/events, then the four lookups', () => {
       { 'content-type': 'application/cloudevents+json; charset=utf-8' },
     );
     expect(response.statusCode).toBe(201);
-    const lookup = await app.inject({ method: 'GET', url: `/api/v1/customers/by-user/${event.payload.userId}` });
-    expect(lookup.statusCode).toBe(200);
+    const lookup = await untilVisible(`/api/v1/customers/by-user/${event.payload.userId}`);
+    expect(lookup.json()).toMatchObject({ userId: event.payload.userId, email: { address: event.payload.email } });
   });
 
   it('accepts the event as a binary-mode CloudEvent, taking traceparent from the ce- attributes', async () => {

@@ -78,6 +78,12 @@ describe('OTLP export', () => {
         body: JSON.stringify(userRegistered()),
       });
       expect(response.status).toBe(201);
+      // Projection follows the commit: wait until the document is served, so its span belongs to this run.
+      const { customerId } = (await response.json()) as { customerId: string };
+      while ((await fetch(`http://127.0.0.1:${port}/api/v1/customers/${customerId}`)).status !== 200) {
+        if (Date.now() > deadline) throw new Error('the registration was never projected');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       // Shutdown flushes the batch processor, so the spans arrive without waiting for its timer.
       service.child.kill('SIGTERM');
       expect(await service.exited).toBe(0);
@@ -87,7 +93,7 @@ describe('OTLP export', () => {
       const resources = exports.flatMap((received) => received.body.resourceSpans);
       const spans = resources.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)).filter((span) => span.traceId === TRACE_ID);
       expect(spans.map((span) => span.name).sort()).toEqual(
-        ['consume_user_registered_event', 'create_customer_profile', 'generate_customer_number', 'persist_customer', 'persist_event'].sort(),
+        ['consume_user_registered_event', 'create_customer_profile', 'generate_customer_number', 'persist_customer', 'persist_event', 'project_read_model'].sort(),
       );
       expect(spans.find((span) => span.name === 'consume_user_registered_event')?.parentSpanId).toBe('00f067aa0ba902b7');
       const attributes = Object.fromEntries(resources[0]?.resource.attributes.map((attribute) => [attribute.key, attribute.value.stringValue]) ?? []);

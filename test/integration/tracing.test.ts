@@ -32,7 +32,7 @@ beforeEach(() => tracing.exporter.reset());
 
 const INCOMING = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
-/** The individual flow's chain as far as this branch creates it; project_read_model and publish_customer_registered join under create_customer_profile. */
+/** The individual flow's chain up to the commit; project_read_model and publish_customer_registered join under create_customer_profile after it. */
 const REGISTRATION: SpanTree = {
   consume_user_registered_event: {
     create_customer_profile: { generate_customer_number: {}, persist_customer: {}, persist_event: {} },
@@ -117,7 +117,38 @@ describe('tracing of an individual registration', () => {
   });
 });
 
-describe('tracing of publication by the outbox relay', () => {
+describe('tracing of projection and publication', () => {
+  it('makes one registration the seven spans of SPEC §6 in one chain, projection and publication included', async () => {
+    const incoming = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+    expect((await post(userRegistered(), { traceparent: incoming })).statusCode).toBe(201);
+    const relay = createOutboxRelay({
+      pool: db.pool,
+      destination: 'customer-events',
+      wake: createWakeSignal(),
+      logger: pino({ level: 'silent' }),
+      publish: () => Promise.resolve(),
+    });
+    await relay.drain();
+    // The test app's projector applies the event after its commit; its span joins the same trace.
+    const { traceId } = parseTraceparent(incoming);
+    const deadline = Date.now() + 10_000;
+    while (!tracing.spans().some((span) => span.name === 'project_read_model' && span.spanContext().traceId === traceId)) {
+      if (Date.now() > deadline) throw new Error('no project_read_model span in the registration trace');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expectSpanTree(tracing.spans(), parseTraceparent(incoming), {
+      consume_user_registered_event: {
+        create_customer_profile: {
+          generate_customer_number: {},
+          persist_customer: {},
+          persist_event: {},
+          project_read_model: {},
+          publish_customer_registered: {},
+        },
+      },
+    });
+  });
+
   it('publishes each message in a publish span that continues the stored trace, and sends that span as traceparent', async () => {
     // Earlier tests left messages of other traces in the outbox: this one gets a trace of its own.
     const incoming = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;

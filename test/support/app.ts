@@ -1,14 +1,20 @@
-/** The HTTP application wired to a test database, driven with `app.inject`. */
+/**
+ * The HTTP application wired to a test database, driven with `app.inject`. Lookups read the PostgreSQL read model,
+ * kept current by a projector that every registration wakes; `app.close()` stops it.
+ */
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
-import { findCustomer } from '../../src/individual-customers/customer-store.js';
+import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
+import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import type { HealthCheck } from '../../src/platform/http/health.routes.js';
 import type { Logger } from '../../src/platform/logger.js';
 import { createMetrics, type Metrics } from '../../src/platform/metrics.js';
 import { isReachable } from '../../src/platform/postgres/database.js';
 import { parkedCounts } from '../../src/platform/postgres/dead-letters.js';
 import { pendingCounts } from '../../src/platform/postgres/outbox.js';
+import { createProjector } from '../../src/platform/postgres/projector.js';
+import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
 import { registerCustomersOn } from './service.js';
 
@@ -27,14 +33,19 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
   });
   const logger = options.logger ?? pino({ level: 'silent' });
+  const readModel = createPostgresCustomerReadModel(db.pool);
+  const wake = createWakeSignal();
+  const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake, logger, metrics, pollIntervalMs: 100 });
   const app = buildApp({
     logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    registerCustomers: registerCustomersOn(db.pool, { metrics, logger }),
+    registerCustomers: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
     metrics,
-    findCustomer: (key) => findCustomer(db.pool, key),
+    findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
   });
+  projector.start();
+  app.addHook('onClose', () => projector.stop());
   return { app, metrics };
 }

@@ -1,0 +1,115 @@
+/**
+ * The query side of the individual-customer flow: the customer documents the HTTP lookups answer with, projected
+ * from `CustomerRegistered` events (SPEC §2.6, §5). Two stores implement the port: PostgreSQL (the default) and
+ * MongoDB (when `MONGODB_URL` is set).
+ */
+import { z } from 'zod';
+import type { Projection, ProjectionTarget, StoredEvent } from '../platform/postgres/projector.js';
+import type { Queryable } from '../platform/postgres/database.js';
+import type { CustomerKey } from './customer-store.js';
+import type { Customer } from './domain/customer.js';
+import { newCustomer } from './domain/customer.js';
+import type { CustomerNumber } from './domain/customer-number.js';
+import type { CustomerId, UserId } from './domain/ids.js';
+
+/** The projection into the PostgreSQL read model (its generation 1 is created by migration 0002). */
+export const CUSTOMERS_PROJECTION = 'customers';
+
+/** A customer document with the stream version of the last event applied to it. */
+export interface VersionedCustomer {
+  readonly document: Customer;
+  readonly version: number;
+}
+
+/** Where documents are written: a generation of the read model (see `ProjectionTarget`). */
+export type ReadModelTarget = ProjectionTarget;
+
+/** The read-model port. Every write is idempotent: a document is only replaced by one with a higher `_version`. */
+export interface CustomerReadModel {
+  /**
+   * The checkpoint key of the projection into this store. Each store has its own, so pointing the service at another
+   * store (setting MONGODB_URL, say) fills it from the start of the event store instead of from someone else's checkpoint.
+   */
+  readonly projectionName: string;
+  /** Creates collections and indexes (MongoDB); nothing to do for PostgreSQL, whose schema is a migration. */
+  prepare(): Promise<void>;
+  upsert(customers: readonly VersionedCustomer[], target: ReadModelTarget): Promise<void>;
+  /** Looks up the active generation. By e-mail: case-insensitive, the earliest registration when several share it. */
+  find(key: CustomerKey): Promise<Customer | undefined>;
+  /** Every document of a generation with its version, ordered by customer id (rebuild checks and tests). */
+  list(generation: number | 'active'): Promise<VersionedCustomer[]>;
+  resetGeneration(target: ReadModelTarget): Promise<void>;
+  activate(next: ReadModelTarget, previous: ReadModelTarget): Promise<void>;
+  dropGeneration(generation: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The payload of `CustomerRegistered` as stored in the event store (the published one lacks `marketingOptIn`). */
+const customerRegisteredPayload = z.object({
+  customerId: z.string(),
+  userId: z.string(),
+  customerNumber: z.string(),
+  email: z.string(),
+  firstName: z.string(),
+  lastName: z.string(),
+  status: z.enum(['PENDING_VERIFICATION', 'ACTIVE']),
+  registeredAt: z.string(),
+  // Stored with every event this service appends; the seed's default when an older event lacks it.
+  marketingOptIn: z.boolean().default(false),
+});
+
+/** The document a `CustomerRegistered` event creates: the domain's own rules, applied to the event's facts. */
+export function customerFromRegistered(event: StoredEvent): VersionedCustomer {
+  const payload = customerRegisteredPayload.parse(event.payload);
+  const customer = newCustomer(
+    {
+      userId: payload.userId as UserId,
+      email: payload.email,
+      firstName: payload.firstName,
+      lastName: payload.lastName,
+      marketingOptIn: payload.marketingOptIn,
+      registeredAt: new Date(payload.registeredAt),
+    },
+    payload.customerId as CustomerId,
+    payload.customerNumber as CustomerNumber,
+  );
+  // registeredAt exactly as recorded (newCustomer re-formats it, which is the same for every event this service writes).
+  return { document: { ...customer, status: payload.status, registeredAt: payload.registeredAt, lastActivityAt: payload.registeredAt }, version: event.streamVersion };
+}
+
+/** The projection the projector runs: `CustomerRegistered` → documents. */
+export function customerProjection(readModel: CustomerReadModel): Projection {
+  return {
+    name: readModel.projectionName,
+    eventTypes: new Set(['CustomerRegistered']),
+    async apply(events, target) {
+      // The latest version per customer in this batch; older ones would be replaced anyway.
+      const latest = new Map<string, VersionedCustomer>();
+      for (const event of events) {
+        switch (event.eventType) {
+          case 'CustomerRegistered': {
+            const customer = customerFromRegistered(event);
+            const seen = latest.get(customer.document.customerId);
+            if (seen === undefined || seen.version < customer.version) latest.set(customer.document.customerId, customer);
+            break;
+          }
+          default:
+            throw new Error(`customer projection cannot apply ${event.eventType}`);
+        }
+      }
+      await readModel.upsert([...latest.values()], target);
+    },
+    resetGeneration: (target) => readModel.resetGeneration(target),
+    activate: (next, previous) => readModel.activate(next, previous),
+    dropGeneration: (generation) => readModel.dropGeneration(generation),
+  };
+}
+
+/** Reads the active generation number of a projection (tools and tests). */
+export async function activeGeneration(client: Queryable, projection = CUSTOMERS_PROJECTION): Promise<number | undefined> {
+  const { rows } = await client.query<{ generation: number }>(
+    `SELECT generation FROM projection_checkpoints WHERE projection = $1 AND state = 'active'`,
+    [projection],
+  );
+  return rows[0]?.generation;
+}

@@ -1,0 +1,41 @@
+/**
+ * `customer-service projections rebuild`: rebuilds the customer read model from the event store into a fresh
+ * generation while the running service keeps serving the old one, then switches over (see projection-rebuild.ts).
+ * Safe to interrupt and rerun. Prints a JSON report on stdout; exit 1 when another rebuild is running (retry later).
+ */
+import type { Command } from 'commander';
+import { loadConfig } from './config.js';
+import { customerProjection } from './individual-customers/customer-read-model.js';
+import { openCustomerReadModel } from './individual-customers/open-read-model.js';
+import { createLogger } from './platform/logger.js';
+import { rebuildProjection } from './platform/postgres/projection-rebuild.js';
+import { openDatabase } from './service.js';
+
+export function registerProjectionsCommand(program: Command): void {
+  const projections = program.command('projections').description('manage the read-model projections');
+  projections
+    .command('rebuild')
+    .description('rebuild the customer read model from the event store, then switch to it (the old one serves meanwhile)')
+    .action(rebuild);
+}
+
+async function rebuild(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.log);
+  const database = await openDatabase(config.database, logger);
+  try {
+    const readModel = await openCustomerReadModel(config.readModel, database.pool);
+    try {
+      const report = await rebuildProjection(database.pool, customerProjection(readModel), {
+        logger,
+        batchSize: Math.max(config.readModel.batchSize, 1_000),
+        onProgress: (events) => logger.debug({ events }, 'rebuild progress'),
+      });
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    } finally {
+      await readModel.close();
+    }
+  } finally {
+    await database.close();
+  }
+}

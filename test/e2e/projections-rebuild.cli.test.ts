@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
+import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
+import { createProjector, projectionLockKey } from '../../src/platform/postgres/projector.js';
+import { createWakeSignal } from '../../src/platform/wake-signal.js';
+import { userRegistered } from '../support/events.js';
+import { eventually } from '../support/eventually.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { registerCustomersOn, valid } from '../support/service.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db.drop());
+
+describe('customer-service projections rebuild', () => {
+  it('prints help', async () => {
+    const result = await run(['projections', 'rebuild', '--help'], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: customer-service projections rebuild/);
+  });
+
+  it('rebuilds the live read model into a new generation, identical to the old one, and reports it', async () => {
+    const register = registerCustomersOn(db.pool);
+    await register(Array.from({ length: 5 }, () => ({ event: valid(userRegistered()) })));
+    const readModel = createPostgresCustomerReadModel(db.pool);
+    const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: pino({ level: 'silent' }) });
+    const live = await eventually(async () => {
+      await projector.runBatch();
+      const documents = await readModel.list('active');
+      return documents.length === 5 ? documents : undefined;
+    });
+
+    const result = await run(['projections', 'rebuild'], { DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ projection: 'customers', previousGeneration: 1, generation: 2, events: 5 });
+    expect(await readModel.list('active')).toStrictEqual(live);
+  });
+
+  it('exits 1 (retry later) while another rebuild is running', async () => {
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1)', [projectionLockKey('customers:rebuild')]);
+      const result = await run(['projections', 'rebuild'], { DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('a rebuild of customers is already running');
+    } finally {
+      await other.end();
+    }
+  });
+});

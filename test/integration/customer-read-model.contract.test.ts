@@ -1,0 +1,241 @@
+/**
+ * The contract every customer read model keeps, run against PostgreSQL always and against MongoDB when MONGODB_URL
+ * is set (no MongoDB server can run on the build machines; its filters and updates are unit-tested beside the adapter).
+ */
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  activeGeneration,
+  customerProjection,
+  type CustomerReadModel,
+  type VersionedCustomer,
+} from '../../src/individual-customers/customer-read-model.js';
+import { createMongoCustomerReadModel } from '../../src/individual-customers/customer-read-model.mongo.js';
+import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
+import type { Customer } from '../../src/individual-customers/domain/customer.js';
+import type { CustomerNumber } from '../../src/individual-customers/domain/customer-number.js';
+import type { CustomerId, UserId } from '../../src/individual-customers/domain/ids.js';
+import { appendEvents } from '../../src/platform/postgres/event-store.js';
+import { rebuildProjection } from '../../src/platform/postgres/projection-rebuild.js';
+import { createProjector, type Projection, type Projector } from '../../src/platform/postgres/projector.js';
+import { createWakeSignal } from '../../src/platform/wake-signal.js';
+import { appendCustomers, customerRegisteredEvent } from '../support/customer-events.js';
+import { eventually } from '../support/eventually.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+
+interface Adapter {
+  readonly readModel: CustomerReadModel;
+  cleanup(): Promise<void>;
+}
+
+let db: TestDatabase;
+const logger = pino({ level: 'silent' });
+
+const adapters: [string, () => Promise<Adapter>][] = [
+  ['PostgreSQL', () => Promise.resolve({ readModel: createPostgresCustomerReadModel(db.pool), cleanup: () => Promise.resolve() })],
+];
+const mongoUrl = process.env.MONGODB_URL;
+if (mongoUrl !== undefined && mongoUrl !== '') {
+  adapters.push([
+    'MongoDB',
+    async () => {
+      const database = `contract_${randomBytes(6).toString('hex')}`;
+      const readModel = await createMongoCustomerReadModel({ url: mongoUrl, database });
+      await readModel.prepare();
+      return {
+        readModel,
+        cleanup: async () => {
+          await readModel.close();
+          const client = await MongoClient.connect(mongoUrl);
+          await client.db(database).dropDatabase();
+          await client.close();
+        },
+      };
+    },
+  ]);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase({ poolSize: 20 });
+});
+afterAll(() => db.drop());
+
+describe.each(adapters)('customer read model on %s', (_name, open) => {
+  let adapter: Adapter;
+  let readModel: CustomerReadModel;
+  const projectors: Projector[] = [];
+
+  beforeAll(async () => {
+    adapter = await open();
+    readModel = adapter.readModel;
+  });
+  afterAll(async () => {
+    await Promise.all(projectors.map((projector) => projector.stop()));
+    await adapter.cleanup();
+  });
+  beforeEach(async () => {
+    await Promise.all(projectors.splice(0).map((projector) => projector.stop()));
+    // A fresh start: no events, and an empty active generation at the beginning of the store.
+    await db.pool.query('TRUNCATE event_store');
+    const generation = (await activeGeneration(db.pool, readModel.projectionName)) ?? 1;
+    await readModel.resetGeneration({ generation, active: true, client: db.pool });
+    await db.pool.query(`UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0`);
+    await readModel.prepare();
+  });
+
+  const startProjector = (projection: Projection = customerProjection(readModel)) => {
+    const projector = createProjector({ pool: db.pool, projection, wake: createWakeSignal(), logger, pollIntervalMs: 20, batchSize: 50 });
+    projector.start();
+    projectors.push(projector);
+    return projector;
+  };
+  const untilCount = (count: number) =>
+    eventually(async () => {
+      const documents = await readModel.list('active');
+      return documents.length === count ? documents : undefined;
+    }, { what: `${count} documents` });
+  const activeTarget = async () => ({ generation: (await activeGeneration(db.pool, readModel.projectionName)) ?? 1, active: true, client: db.pool });
+
+  it('serves a projected customer by id, user id, number and e-mail (any case), as the API document', async () => {
+    const event = customerRegisteredEvent({ email: 'Jane.Doe@Example.com' });
+    await appendEvents(db.pool, [event]);
+    startProjector();
+    await untilCount(1);
+    const payload = event.payload as Record<string, string | boolean>;
+    const expected: Customer = {
+      customerId: payload.customerId as CustomerId,
+      userId: payload.userId as UserId,
+      customerNumber: payload.customerNumber as CustomerNumber,
+      name: { firstName: 'Jane', lastName: payload.lastName as string, displayName: `Jane ${payload.lastName as string}` },
+      email: { address: 'Jane.Doe@Example.com', verified: false },
+      phone: null,
+      status: 'PENDING_VERIFICATION',
+      type: 'INDIVIDUAL',
+      profile: { dateOfBirth: null, gender: null, preferredLocale: 'en-US', timezone: 'UTC', preferredCurrency: 'USD' },
+      preferences: {
+        communication: { email: true, sms: false, push: false, marketing: payload.marketingOptIn as boolean },
+        privacy: { shareDataWithPartners: false, allowAnalytics: true },
+      },
+      addresses: [],
+      segments: [],
+      registeredAt: '2026-01-02T10:30:01Z',
+      lastActivityAt: '2026-01-02T10:30:01Z',
+      profileCompleteness: 25,
+    };
+    expect(await readModel.find({ by: 'id', value: expected.customerId })).toStrictEqual(expected);
+    expect(await readModel.find({ by: 'userId', value: expected.userId })).toStrictEqual(expected);
+    expect(await readModel.find({ by: 'number', value: expected.customerNumber })).toStrictEqual(expected);
+    expect(await readModel.find({ by: 'email', value: 'jane.doe@example.com' })).toStrictEqual(expected);
+    expect(await readModel.find({ by: 'email', value: 'JANE.DOE@EXAMPLE.COM' })).toStrictEqual(expected);
+    expect(await readModel.find({ by: 'email', value: 'someone.else@example.com' })).toBeUndefined();
+    expect(await readModel.find({ by: 'id', value: '01941234-5678-7abc-8ef0-000000000000' as CustomerId })).toBeUndefined();
+  });
+
+  it('answers an e-mail shared by several customers with the earliest registration', async () => {
+    const later = customerRegisteredEvent({ email: 'shared@example.com', registeredAt: '2026-03-01T00:00:00Z' });
+    const earliest = customerRegisteredEvent({ email: 'Shared@Example.com', registeredAt: '2026-01-15T08:00:00.5Z' });
+    const middle = customerRegisteredEvent({ email: 'SHARED@example.com', registeredAt: '2026-01-15T08:00:01Z' });
+    await appendEvents(db.pool, [later, middle, earliest]);
+    startProjector();
+    await untilCount(3);
+    const found = await readModel.find({ by: 'email', value: 'shared@EXAMPLE.com' });
+    expect(found?.customerId).toBe(earliest.streamId);
+  });
+
+  it('moves a document only to a higher _version: older and equal versions change nothing', async () => {
+    const target = await activeTarget();
+    const [event] = await appendCustomers(db.pool, 1);
+    const base = customerProjection(readModel);
+    startProjector(base);
+    const [projected] = await untilCount(1);
+    if (projected === undefined || event === undefined) throw new Error('not projected');
+    const v2: VersionedCustomer = { document: { ...projected.document, status: 'ACTIVE', lastActivityAt: '2026-02-01T00:00:00Z' }, version: 2 };
+    await readModel.upsert([v2], target);
+    expect(await readModel.list('active')).toStrictEqual([v2]);
+
+    await readModel.upsert([projected], target); // version 1 again: a replay
+    await readModel.upsert([{ document: { ...v2.document, status: 'PENDING_VERIFICATION' }, version: 2 }], target);
+    expect(await readModel.list('active')).toStrictEqual([v2]);
+
+    const v3: VersionedCustomer = { document: { ...v2.document, profileCompleteness: 50 }, version: 3 };
+    await readModel.upsert([v3], target);
+    expect(await readModel.list('active')).toStrictEqual([v3]);
+  });
+
+  describe('rebuild', () => {
+    it('produces exactly the live read model, in a fresh generation, and drops the old one', async () => {
+      await Promise.all(Array.from({ length: 5 }, () => appendCustomers(db.pool, 20)));
+      startProjector();
+      const live = await untilCount(100);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
+
+      const report = await rebuildProjection(db.pool, customerProjection(readModel), { logger, batchSize: 30 });
+      expect(report).toMatchObject({ projection: readModel.projectionName, previousGeneration: before, events: 100 });
+      expect(await activeGeneration(db.pool, readModel.projectionName)).toBe(report.generation);
+      expect(await readModel.list('active')).toStrictEqual(live);
+      expect(await db.rows(`SELECT generation FROM projection_checkpoints WHERE projection = $1 AND state <> 'active'`, [readModel.projectionName])).toEqual([]);
+    });
+
+    it('keeps serving from the old generation while it builds, and misses nothing written meanwhile', async () => {
+      const [known] = await appendCustomers(db.pool, 50);
+      if (known === undefined) throw new Error('no event');
+      startProjector();
+      await untilCount(50);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
+
+      let writing = true;
+      const written: string[] = [];
+      const writer = (async () => {
+        while (writing) {
+          written.push(...(await appendCustomers(db.pool, 3)).map((event) => event.streamId));
+          await new Promise((resolve) => setTimeout(resolve, 2)); // a steady stream, not a flood
+        }
+      })();
+      const servedDuringRebuild: (string | undefined)[] = [];
+      const report = await rebuildProjection(db.pool, customerProjection(readModel), {
+        logger,
+        batchSize: 10,
+        onProgress: () => {
+          void readModel.find({ by: 'id', value: known.streamId as CustomerId }).then((found) => servedDuringRebuild.push(found?.customerId));
+        },
+      });
+      writing = false;
+      await writer;
+
+      expect(report.previousGeneration).toBe(before);
+      expect(servedDuringRebuild.length).toBeGreaterThan(0);
+      expect(servedDuringRebuild.every((id) => id === known.streamId)).toBe(true);
+      const documents = await untilCount(50 + written.length);
+      expect(documents.map((d) => d.document.customerId)).toEqual(expect.arrayContaining(written));
+    });
+
+    it('is safe to interrupt and rerun: the old generation serves until a rerun completes', async () => {
+      await appendCustomers(db.pool, 40);
+      startProjector();
+      const live = await untilCount(40);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
+
+      const real = customerProjection(readModel);
+      let calls = 0;
+      const interrupted: Projection = {
+        ...real,
+        async apply(events, target) {
+          calls += 1;
+          if (calls === 3) throw new Error('interrupted');
+          await real.apply(events, target);
+        },
+      };
+      await expect(rebuildProjection(db.pool, interrupted, { logger, batchSize: 10 })).rejects.toThrow('interrupted');
+      expect(await activeGeneration(db.pool, readModel.projectionName)).toBe(before);
+      expect(await readModel.list('active')).toStrictEqual(live);
+      expect(await db.rows(`SELECT state FROM projection_checkpoints WHERE projection = $1 AND state = 'building'`, [readModel.projectionName])).toEqual([{ state: 'building' }]);
+
+      const report = await rebuildProjection(db.pool, real, { logger, batchSize: 10 });
+      expect(report.events).toBe(40);
+      expect(await readModel.list('active')).toStrictEqual(live);
+      expect(await db.rows(`SELECT state FROM projection_checkpoints WHERE projection = $1`, [readModel.projectionName])).toEqual([{ state: 'active' }]);
+    });
+  });
+});
