@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     'pgbench-seconds': { type: 'string', default: '10' },
     json: { type: 'string', default: path.join(ROOT, 'bench/results/latest.json') },
     'no-build': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -57,6 +59,8 @@ if (args.help) {
   --pgbench-seconds S   length of each pgbench run (default 10)
   --json FILE           where to write the figures (default bench/results/latest.json)
   --no-build            use the existing dist/ instead of running npm run build
+  --profile DIR         write V8 CPU profiles of the service processes into DIR
+  --only per-event|batched|fixed  one pipeline and one run of --events (--per-event-events), for profiling
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
 `);
@@ -125,6 +129,20 @@ async function main(): Promise<void> {
     kafka = await startKafkaMock();
     const brokers = kafka.bootstrapServers;
     const machine = { cpus: (await import('node:os')).cpus().length, node: process.version };
+
+    if (args.only !== undefined) {
+      // Profiling aid: one pipeline, one run, figures as JSON; no comparison.
+      const perEvent = args.only === 'per-event';
+      const count = perEvent ? Number(args['per-event-events']) : events;
+      const pipeline = await startPipeline(args.only, { kafka, brokers, database, partitions: partitionsFor(count), env: perEvent ? { KAFKA_BATCH_SIZE: '1' } : {} });
+      try {
+        const rate = args.only === 'fixed' ? Number(args.rate) : undefined;
+        process.stdout.write(`${JSON.stringify(await measureRun(pipeline, args.only, shape(count), rate), null, 2)}\n`);
+      } finally {
+        await pipeline.close();
+      }
+      return;
+    }
 
     // 1. The database limit.
     let pgbench: PgbenchResult | undefined;
@@ -222,6 +240,7 @@ async function startPipeline(
     env: Record<string, string>;
   },
 ): Promise<Pipeline> {
+  const profileDir = args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) };
   const slug = name.replace(/[^a-z0-9]+/g, '-');
   const inputTopic = `bench.${slug}.identity.user.events`;
   const outputTopic = `bench.${slug}.customer.events`;
@@ -231,6 +250,7 @@ async function startPipeline(
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   log(`${name}: starting the service (${options.partitions} partitions per topic)…`);
   const service = await startServiceProcess({
+    ...profileDir,
     root: ROOT,
     port: await freePort(),
     env: {

@@ -24,8 +24,11 @@ export async function startServiceProcess(options: {
   readonly env: Readonly<Record<string, string>>;
   readonly port: number;
   readonly onOutput?: (line: string) => void;
+  /** Writes a V8 CPU profile of the service into this folder when it exits (`--cpu-prof`). */
+  readonly cpuProfileDir?: string;
 }): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['dist/main.js', 'serve'], {
+  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const child: ChildProcess = spawn(process.execPath, [...profile, 'dist/main.js', 'serve'], {
     cwd: options.root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(options.port), LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
