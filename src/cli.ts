@@ -7,6 +7,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
 import { openDatabase, startService } from './service.js';
+import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
+import { registerCorporateCustomerCommand } from './corporate-customers/register-corporate-customer.job.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -32,6 +34,13 @@ export function buildCli(): Command {
       const database = await openDatabase(config.database, logger);
       await database.close();
     });
+
+  // Corporate flow (NATS / Sveltos Job mode). `publish` is the parent of every transport's sample publisher.
+  program.addCommand(registerCorporateCustomerCommand());
+  program
+    .command('publish')
+    .description('publish sample or given events (the replacement for knapscen\'s publish-*.sh scripts)')
+    .addCommand(publishCustomerRegisteredCommand());
 
   return program;
 }

@@ -12,6 +12,11 @@ import { createPool, isReachable, type Pool } from './platform/postgres/database
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
 import { migrate } from './platform/postgres/migrate.js';
+import { findCompany } from './corporate-customers/company-store.js';
+import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
+import { startCorporateNats, type CorporateNats } from './corporate-customers/corporate-nats.js';
+import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
+import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -70,7 +75,34 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     clock: () => new Date(),
     newId: () => uuidv7(),
   });
+  // Corporate flow: HTTP always; JetStream consumer and relays when NATS is configured.
+  const corporateWake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
+  const registerCorporateCustomer = createRegisterCorporateCustomer({
+    metrics,
+    pool: database.pool,
+    clock: () => new Date(),
+    newId: () => uuidv7(),
+    onCommitted: fanOut(corporateWake.customerSaved, corporateWake.userSaved),
+  });
+  let corporateNats: CorporateNats | undefined;
+  if (config.nats !== undefined) {
+    try {
+      corporateNats = await startCorporateNats({
+        config: config.nats,
+        pool: database.pool,
+        register: registerCorporateCustomer,
+        logger,
+        metrics,
+        wake: corporateWake,
+      });
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
   const app = buildApp({
+    extraIntake: [customerRegisteredIntake(registerCorporateCustomer)],
+    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id))],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
@@ -83,6 +115,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    await corporateNats?.stop();
     await database.close();
     throw error;
   }
@@ -92,6 +125,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     stop: async () => {
       accepting = false;
       await app.close(); // stops accepting, lets in-flight requests finish
+      await corporateNats?.stop();
       await database.close();
       logger.info('customer-service stopped');
     },
