@@ -22,13 +22,14 @@ const name = z.string().trim().min(1).max(NAME_MAX_LENGTH);
 
 export const companyDataSchema = z.object({
   name,
-  subscription_tier: z.enum(SUBSCRIPTION_TIERS),
+  // Through z.string() first, so an absent value is MISSING_FIELD rather than an unknown one.
+  subscription_tier: z.string().pipe(z.enum(SUBSCRIPTION_TIERS)),
   users: z
     .array(
       z.object({
         name,
         email: z.string().trim().max(EMAIL_MAX_LENGTH).pipe(z.email()),
-        role: z.enum(USER_ROLES),
+        role: z.string().pipe(z.enum(USER_ROLES)),
       }),
     )
     // A bound on one transaction's size; knapscen registrations list a handful.
