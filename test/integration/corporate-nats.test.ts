@@ -23,7 +23,7 @@ import {
 } from '../support/corporate.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { createTestDatabase } from '../support/postgres.js';
 
 let server: NatsServer;
 let client: NatsConnection;

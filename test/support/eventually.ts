@@ -10,7 +10,7 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false>,
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${String(last)})`}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

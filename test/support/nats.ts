@@ -25,14 +25,15 @@ const BINARY = process.env.NATS_SERVER_BIN ?? 'nats-server';
 const INSTALL_HINT = 'Install it with `apt-get install -y nats-server` (Debian), or set NATS_SERVER_BIN to its path.';
 const START_TIMEOUT_MS = 20_000;
 
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(options: { user?: string; password?: string } = {}): Promise<NatsServer> {
   const storeDir = await mkdtemp(path.join(tmpdir(), 'customer-service-test-nats-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
 
   const start = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const process_ = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const auth = options.user === undefined ? [] : ['--user', options.user, '--pass', options.password ?? ''];
+      const process_ = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...auth], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = process_;
       let log = '';
       const timer = setTimeout(() => {

@@ -24,7 +24,7 @@ export interface RenderedJob {
 
 export function renderJobTemplate(cloudEvent: unknown): RenderedJob {
   const configMap = parse(readFileSync(configMapPath, 'utf8')) as { data: { 'job.yaml': string } };
-  const yaml = renderGoTemplate(configMap.data['job.yaml'], { CloudEvent: cloudEvent as Record<string, unknown> });
+  const yaml = renderGoTemplate(configMap.data['job.yaml'], { CloudEvent: cloudEvent });
   const manifest = parse(yaml) as RenderedJob['manifest'];
   const container = manifest.spec.template.spec.containers[0];
   const env = Object.fromEntries((container?.env ?? []).map((entry) => [entry.name, entry.value ?? '']));
