@@ -170,8 +170,9 @@ describe('register-corporate-customer (Job mode)', () => {
   });
 
   it('exits 2 naming the variable when the Secret lacks the database', async () => {
-    const { DB_HOST: _host, ...withoutHost } = jobEnv(fixtureEvent());
-    const result = await runJob(withoutHost);
+    const env: Record<string, string> = jobEnv(fixtureEvent());
+    delete env.DB_HOST;
+    const result = await runJob(env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('DB_HOST:');
   });
