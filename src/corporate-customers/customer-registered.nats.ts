@@ -22,7 +22,7 @@ export function createCustomerRegisteredHandler(register: RegisterCorporateCusto
     const event = decoded.value;
     if (event.type !== CUSTOMER_REGISTERED_TYPE) {
       logger.debug({ eventId: event.id, type: event.type, subject: message.subject }, 'ignored an event type this service does not handle');
-      return { status: 'ignored' };
+      return { status: 'ignored', eventType: event.type };
     }
     const parsed = parseCustomerRegistered(event);
     if (!parsed.ok) return { status: 'invalid', code: parsed.error.code, message: parsed.error.message, messageId: event.id };

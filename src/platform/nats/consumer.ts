@@ -26,7 +26,8 @@ export interface InboundMessage {
 }
 
 export type HandleOutcome =
-  | { readonly status: 'processed' | 'duplicate' | 'ignored' }
+  | { readonly status: 'processed' | 'duplicate' }
+  | { readonly status: 'ignored'; readonly eventType?: string }
   | { readonly status: 'invalid'; readonly code: string; readonly message: string; readonly messageId?: string };
 
 export interface JetStreamConsumerOptions {
@@ -129,7 +130,7 @@ export function createJetStreamConsumer(options: JetStreamConsumerOptions): JetS
       await parkOrNak(message, inbound, { code: outcome.code, message: outcome.message, messageId: outcome.messageId });
       return;
     }
-    if (outcome.status === 'ignored') options.metrics?.ignoredEvents.inc({ transport: 'nats', event_type: 'unknown' });
+    if (outcome.status === 'ignored') options.metrics?.ignoredEvents.inc({ transport: 'nats', event_type: outcome.eventType ?? 'unknown' });
     await message.ackAck();
   }
 
