@@ -54,9 +54,11 @@ beforeEach(async () => {
   await db.pool.query(`TRUNCATE ${CORPORATE_TABLES.join(', ')}`);
 });
 
-function runJob(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+const runJob = (env: Record<string, string>) => runCli(['register-corporate-customer'], env);
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'register-corporate-customer'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
     });
@@ -167,6 +169,12 @@ describe('register-corporate-customer (Job mode)', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('rejected (EMAIL_TAKEN)');
     expect(await tableCounts(db.pool)).toEqual(counts);
+  });
+
+  it.each([[['register-corporate-customer', '--help']], [['publish', 'customer-registered', '--help']]])('prints help for %j', async (args) => {
+    const result = await runCli(args, {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^Usage: customer-service ${args.slice(0, -1).join(' ')}`));
   });
 
   it('exits 2 naming the variable when the Secret lacks the database', async () => {
