@@ -9,7 +9,7 @@ import type { Pool } from '../platform/postgres/database.js';
 import { getDeadLetter, resolveDeadLetter, type DeadLetter } from '../platform/postgres/dead-letters.js';
 import { parseCustomerRegistered } from './customer-registered.schema.js';
 import { CUSTOMER_REGISTERED_TYPE } from './domain/events.js';
-import type { RegisterCorporateCustomer } from './register-corporate-customer.js';
+import { createRegisterCorporateCustomer, type RegisterCorporateCustomer } from './register-corporate-customer.js';
 
 export type CustomerRegisteredMessage = Pick<InboundMessage, 'subject' | 'data' | 'headers'> & { readonly streamSequence?: number };
 
@@ -85,6 +85,22 @@ export async function replayCorporateDeadLetter(
   // Two concurrent replays: the registration is idempotent, and only one of them marks the letter.
   await resolveDeadLetter(deps.pool, id, 'replayed', `replayed: ${outcome.status}`);
   return { status: 'replayed', outcome: outcome.status };
+}
+
+/**
+ * The replay of this flow for the `dead-letters replay` registry: `(id) => result`, for letters with transport `nats`
+ * parked from `subject`. Publication is left to the running service's relays (they poll the outbox).
+ */
+export function createCorporateReplay(deps: {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  readonly newId: () => string;
+  readonly subject?: string;
+}): (id: string) => Promise<ReplayResult> {
+  const register = createRegisterCorporateCustomer({ pool: deps.pool, clock: deps.clock ?? (() => new Date()), newId: deps.newId });
+  const handle = createCustomerRegisteredHandler(register, deps.logger);
+  return (id) => replayCorporateDeadLetter({ pool: deps.pool, handle, ...(deps.subject === undefined ? {} : { subject: deps.subject }) }, id);
 }
 
 function assertNever(value: never): never {

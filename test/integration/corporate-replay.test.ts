@@ -1,7 +1,8 @@
 /** Replaying a parked NATS letter of the corporate flow goes through the live path, and replaying twice is harmless. */
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createCustomerRegisteredHandler, replayCorporateDeadLetter, type HandleCustomerRegistered } from '../../src/corporate-customers/customer-registered.nats.js';
+import { v7 as uuidv7 } from 'uuid';
+import { createCorporateReplay, createCustomerRegisteredHandler, replayCorporateDeadLetter, type HandleCustomerRegistered } from '../../src/corporate-customers/customer-registered.nats.js';
 import { listDeadLetters, park } from '../../src/platform/postgres/dead-letters.js';
 import { CORPORATE_TABLES, registerCorporateOn, tableCounts, uniqueEvent } from '../support/corporate.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -68,6 +69,13 @@ describe('replaying a corporate dead letter', () => {
     expect(results.map((result) => (result.status === 'replayed' ? result.outcome : '')).sort()).toEqual(['duplicate', 'processed']);
     const rows = await db.rows<{ n: string }>('SELECT count(*) AS n FROM companies WHERE id = $1', [second.subject]);
     expect(Number(rows[0]?.n)).toBe(1);
+  });
+
+  it('is available as one function per letter id for the dead-letters CLI', async () => {
+    const replay = createCorporateReplay({ pool: db.pool, logger: pino({ level: 'silent' }), newId: () => uuidv7(), subject: 'customer-registered' });
+    const id = await parked(JSON.stringify(uniqueEvent()), 'RETRIES_EXHAUSTED');
+    expect(await replay(id)).toEqual({ status: 'replayed', outcome: 'processed' });
+    expect(await replay(id)).toEqual({ status: 'not-parked', current: 'replayed' });
   });
 
   it('refuses letters of other transports and unknown ids', async () => {
