@@ -18,11 +18,19 @@ import { createWakeSignal, type WakeSignal } from '../platform/wake-signal.js';
 import { createCustomerRegisteredHandler } from './customer-registered.nats.js';
 import type { RegisterCorporateCustomer } from './register-corporate-customer.js';
 
-/** Finds (or creates, unless NATS_ENSURE_STREAM=false) the streams of the three subjects; returns subject → stream. */
-export async function ensureCorporateStreams(nc: NatsConnection, config: NatsConfig): Promise<Map<string, string>> {
+/**
+ * Finds (or creates, unless NATS_ENSURE_STREAM=false) the streams of the flow's subjects; returns subject → stream.
+ * `publishOnly` (Job mode, the publisher) skips customer-registered, which may well be core NATS only there.
+ */
+export async function ensureCorporateStreams(
+  nc: NatsConnection,
+  config: NatsConfig,
+  options: { readonly publishOnly?: boolean } = {},
+): Promise<Map<string, string>> {
   const jsm = await jetstreamManager(nc);
   const { customerRegistered, customerSaved, userSaved } = config.subjects;
-  return ensureStreams(jsm, { stream: config.stream, subjects: [customerRegistered, customerSaved, userSaved], create: config.ensureStream });
+  const subjects = options.publishOnly === true ? [customerSaved, userSaved] : [customerRegistered, customerSaved, userSaved];
+  return ensureStreams(jsm, { stream: config.stream, subjects, create: config.ensureStream });
 }
 
 export interface CorporateRelaysOptions {

@@ -67,6 +67,8 @@ interface PublishOptions {
   readonly to: 'nats' | 'http';
   readonly url?: string;
   readonly subject?: string;
+  /** Core NATS publish (no stream, no ack), as knapscen's `nats pub` did: for Sveltos in core NATS mode. */
+  readonly core?: boolean;
 }
 
 /** The events to send: the file's (one event or an array, sent as they are) or `count` generated ones. */
@@ -109,10 +111,18 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
   if (config.nats === undefined) throw new ConfigError(['NATS_URL: publish --to nats needs NATS_URL or NATS_SERVER (got unset)']);
   const nc = await connectNats(config.nats, { reconnect: false, name: 'customer-service-publish' });
   try {
-    await ensureCorporateStreams(nc, config.nats);
-    const js = jetstream(nc);
     const subject = options.subject ?? config.nats.subjects.customerRegistered;
     const encoder = new TextEncoder();
+    if (options.core === true) {
+      for (const event of events) {
+        nc.publish(subject, encoder.encode(event.body));
+        out(`published ${event.id} ${event.subject} (core NATS)`);
+      }
+      await nc.flush();
+      return events.length;
+    }
+    await ensureCorporateStreams(nc, config.nats);
+    const js = jetstream(nc);
     for (const event of events) {
       // Structured mode, as knapscen and Sveltos expect: the whole event is the body, no ce-* headers.
       const ack = await js.publish(subject, encoder.encode(event.body), { msgID: event.id });
@@ -140,6 +150,7 @@ export function publishCustomerRegisteredCommand(): Command {
     }, 'nats')
     .option('--url <url>', 'base URL of the service for --to http (default http://127.0.0.1:$PORT)')
     .option('--subject <subject>', 'NATS subject (default NATS_CUSTOMER_REGISTERED_SUBJECT, customer-registered)')
+    .option('--core', 'publish with core NATS instead of JetStream (no stream needed, no ack), like `nats pub`')
     .action(async (options: PublishOptions) => {
       const sent = await publishCustomerRegistered(options, (line) => process.stdout.write(`${line}\n`));
       process.stderr.write(`sent ${sent} customer-registered event(s) to ${options.to}\n`);

@@ -109,7 +109,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   async function publishPending(config: NatsConfig, pool: Pool, log: Logger): Promise<number> {
     const nc = await connectNats(config, { reconnect: false, name: 'customer-service-job' });
     try {
-      await ensureCorporateStreams(nc, config);
+      await ensureCorporateStreams(nc, config, { publishOnly: true });
       const relays = createCorporateRelays({ pool, js: jetstream(nc), config, logger: log });
       // Everything still unpublished, this company's and any earlier run's.
       return (await relays.customerSaved.drain()) + (await relays.userSaved.drain());

@@ -177,6 +177,18 @@ describe('register-corporate-customer (Job mode)', () => {
     expect(result.stdout).toMatch(new RegExp(`^Usage: customer-service ${args.slice(0, -1).join(' ')}`));
   });
 
+  it('needs streams only for what it publishes (customer-registered may be core NATS for Sveltos)', async () => {
+    const client = await connect({ servers: nats.url, user: 'knapscen', pass: 'disco' });
+    try {
+      await (await jetstreamManager(client)).streams.delete('customer-registered');
+      const result = await runJob(jobEnv(uniqueEvent()));
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('exits 2 naming the variable when the Secret lacks the database', async () => {
     const env: Record<string, string> = jobEnv(fixtureEvent());
     delete env.DB_HOST;
