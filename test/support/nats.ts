@@ -25,7 +25,9 @@ const BINARY = process.env.NATS_SERVER_BIN ?? 'nats-server';
 const INSTALL_HINT = 'Install it with `apt-get install -y nats-server` (Debian), or set NATS_SERVER_BIN to its path.';
 const START_TIMEOUT_MS = 20_000;
 
-export async function startNatsServer(options: { user?: string; password?: string } = {}): Promise<NatsServer> {
+export async function startNatsServer(
+  options: { user?: string; password?: string; tls?: { readonly certFile: string; readonly keyFile: string } } = {},
+): Promise<NatsServer> {
   const storeDir = await mkdtemp(path.join(tmpdir(), 'customer-service-test-nats-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
@@ -33,6 +35,7 @@ export async function startNatsServer(options: { user?: string; password?: strin
   const start = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const auth = options.user === undefined ? [] : ['--user', options.user, '--pass', options.password ?? ''];
+      if (options.tls !== undefined) auth.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
       const process_ = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...auth], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = process_;
       let log = '';
