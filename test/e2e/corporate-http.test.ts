@@ -114,3 +114,11 @@ describe('GET /api/v1/corporate-customers/{id}', () => {
     expect(malformed.json()).toMatchObject({ code: 'INVALID_UUID' });
   });
 });
+
+describe('OpenAPI description', () => {
+  it('documents the corporate lookup and the CloudEvent type on POST /api/v1/events', async () => {
+    const document = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, { post?: { description?: string } }> }>();
+    expect(Object.keys(document.paths)).toContain('/api/v1/corporate-customers/{id}');
+    expect(document.paths['/api/v1/events']?.post?.description).toContain('disco.knapscen.customer.registered');
+  });
+});
