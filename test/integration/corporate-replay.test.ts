@@ -65,8 +65,10 @@ describe('replaying a corporate dead letter', () => {
       replayCorporateDeadLetter({ pool: db.pool, handle }, id),
       replayCorporateDeadLetter({ pool: db.pool, handle }, id),
     ]);
-    expect(results.map((result) => result.status)).toEqual(['replayed', 'replayed']);
-    expect(results.map((result) => (result.status === 'replayed' ? result.outcome : '')).sort()).toEqual(['duplicate', 'processed']);
+    // Whichever comes second either finds the letter already replayed or its registration already there.
+    const outcomes = results.map((result) => (result.status === 'replayed' ? result.outcome : result.status)).sort();
+    expect([['duplicate', 'processed'], ['not-parked', 'processed']]).toContainEqual(outcomes);
+    expect((await listDeadLetters(db.pool))[0]?.status).toBe('replayed');
     const rows = await db.rows<{ n: string }>('SELECT count(*) AS n FROM companies WHERE id = $1', [second.subject]);
     expect(Number(rows[0]?.n)).toBe(1);
   });
