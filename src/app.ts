@@ -25,6 +25,8 @@ export interface AppDeps {
   readonly accepting?: () => boolean;
   /** Intake handlers of other flows (corporate customers…), beside the individual flow's. */
   readonly extraIntake?: readonly IntakeHandlers[];
+  /** Routes of other flows (e.g. `GET /api/v1/corporate-customers/{id}`), registered beside the individual lookups. */
+  readonly extraRoutes?: readonly ((api: FastifyInstance) => void)[];
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -54,6 +56,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return deps.metrics.registry.metrics();
     });
     customerRoutes(api, deps.findCustomer);
+    for (const routes of deps.extraRoutes ?? []) routes(api);
     eventsRoutes(api, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
     done();
   });

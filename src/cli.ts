@@ -10,6 +10,8 @@ import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
 import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
+import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
+import { registerCorporateCustomerCommand } from './corporate-customers/register-corporate-customer.job.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -37,8 +39,13 @@ export function buildCli(): Command {
     });
 
   deadLettersCommand(program);
-  publishUserRegisteredCommand(program);
   registerProjectionsCommand(program);
+  // Corporate flow (NATS / Sveltos Job mode).
+  program.addCommand(registerCorporateCustomerCommand());
+  // `publish` is the parent of every flow's sample publisher (knapscen's publish-*.sh scripts, the identity service).
+  publishUserRegisteredCommand(program);
+  const publish = program.commands.find((command) => command.name() === 'publish');
+  publish?.addCommand(publishCustomerRegisteredCommand());
 
   return program;
 }

@@ -186,3 +186,38 @@ describe('Kafka configuration', () => {
     });
   });
 });
+
+describe('NATS configuration (corporate flow)', () => {
+  it('is off without NATS_URL or NATS_SERVER', () => {
+    expect(loadConfig({}).nats).toBeUndefined();
+  });
+
+  it('reads the knapscen-config Secret names, with the defaults of SPEC §4', () => {
+    expect(loadConfig({ NATS_SERVER: 'nats://nats.nats:4222', NATS_USER: 'admin', NATS_PASSWORD: 'secret' }).nats).toEqual({
+      servers: ['nats://nats.nats:4222'],
+      user: 'admin',
+      password: 'secret',
+      stream: 'customer-onboarding',
+      ensureStream: true,
+      subjects: { customerRegistered: 'customer-registered', customerSaved: 'customer-saved', userSaved: 'user-saved' },
+      consumer: 'customer-service',
+      retryDelaysMs: [1000, 2000, 4000, 8000, 16000],
+      maxDeliver: 20,
+    });
+  });
+
+  it('prefers NATS_URL, splits server lists and turns TLS on for tls:// URLs or certificate files', () => {
+    const nats = loadConfig({ NATS_URL: 'tls://a:4222, tls://b:4222', NATS_SERVER: 'nats://ignored:4222', NATS_TLS_CA_FILE: '/ca.pem', NATS_TOKEN: 't0k' }).nats;
+    expect(nats).toMatchObject({ servers: ['tls://a:4222', 'tls://b:4222'], token: 't0k', tls: { caFile: '/ca.pem' } });
+    expect(loadConfig({ NATS_URL: 'nats://a:4222', NATS_TLS: 'true' }).nats?.tls).toEqual({});
+    expect(loadConfig({ NATS_URL: 'nats://a:4222' }).nats?.tls).toBeUndefined();
+  });
+
+  it('refuses a max_deliver that JetStream would refuse, a user without a password, and a bad retry list', () => {
+    expect(problemsOf({ NATS_URL: 'nats://a:4222', NATS_MAX_DELIVER: '5', NATS_USER: 'admin', NATS_RETRY_DELAYS_MS: '1000,2000,4000,8000,16000' })).toEqual([
+      'NATS_PASSWORD: required when NATS_USER is set (got unset)',
+      'NATS_MAX_DELIVER: must be greater than the number of NATS_RETRY_DELAYS_MS (5) (got "5")',
+    ]);
+    expect(problemsOf({ NATS_URL: 'nats://a:4222', NATS_RETRY_DELAYS_MS: '1s,2s' })[0]).toMatch(/^NATS_RETRY_DELAYS_MS: expected comma-separated milliseconds/);
+  });
+});

@@ -115,6 +115,28 @@ const environmentSchema = z.object({
   MONGODB_DATABASE: z.string().regex(/^[^/\\. "$]{1,63}$/, 'expected a MongoDB database name').default('customer-service'),
   PROJECTOR_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTOR_POLL_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  // NATS JetStream (corporate flow). NATS_SERVER is the knapscen-config Secret's name for NATS_URL.
+  NATS_URL: z.string().min(1).optional(),
+  NATS_SERVER: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  NATS_TLS: bool.default(false),
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
+  NATS_STREAM: z.string().regex(/^[^\s.*>]+$/, 'expected a stream name (no spaces, dots or wildcards)').default('customer-onboarding'),
+  NATS_ENSURE_STREAM: bool.default(true),
+  NATS_SUBJECT: z.string().min(1).default('customer-saved'),
+  NATS_USER_SAVED_SUBJECT: z.string().min(1).default('user-saved'),
+  NATS_CUSTOMER_REGISTERED_SUBJECT: z.string().min(1).default('customer-registered'),
+  NATS_CONSUMER: z.string().regex(/^[^\s.*>]+$/, 'expected a consumer name (no spaces, dots or wildcards)').default('customer-service'),
+  NATS_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds, e.g. 1000,2000,4000')
+    .transform((value) => value.split(',').map(Number))
+    .default([1000, 2000, 4000, 8000, 16000]),
+  NATS_MAX_DELIVER: positiveInt.default(20),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -175,6 +197,28 @@ export interface Config {
     readonly batchSize: number;
     readonly pollIntervalMs: number;
   };
+  /** Absent when neither NATS_URL nor NATS_SERVER is set: the JetStream consumer and relays are off. */
+  readonly nats?: NatsConfig;
+}
+
+/** NATS JetStream settings of the corporate flow. */
+export interface NatsConfig {
+  readonly servers: readonly string[];
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  /** Present when TLS is wanted (NATS_TLS, a tls:// URL, or any NATS_TLS_* file). */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /** The stream created (or extended) when no stream captures a subject yet. */
+  readonly stream: string;
+  readonly ensureStream: boolean;
+  readonly subjects: { readonly customerRegistered: string; readonly customerSaved: string; readonly userSaved: string };
+  /** Durable pull consumer name on the customer-registered subject. */
+  readonly consumer: string;
+  /** Redelivery delays after transient failures; their count is the number of retries. */
+  readonly retryDelaysMs: readonly number[];
+  /** JetStream max_deliver of the consumer; must exceed the number of retry delays. */
+  readonly maxDeliver: number;
 }
 
 /** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
@@ -203,6 +247,7 @@ export function loadConfig(env: Environment = process.env): Config {
   }
   const database = databaseConfig(parsed.data, problems);
   const kafka = kafkaConfig(parsed.data, problems);
+  const nats = natsConfig(parsed.data, problems);
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -218,6 +263,7 @@ export function loadConfig(env: Environment = process.env): Config {
       batchSize: e.PROJECTOR_BATCH_SIZE,
       pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
     },
+    ...(nats === undefined ? {} : { nats }),
   };
 }
 
@@ -261,6 +307,62 @@ function kafkaConfig(e: z.infer<typeof environmentSchema>, problems: string[]): 
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     retryBackoffMs: e.RETRY_BACKOFF_MS,
   };
+}
+
+function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): NatsConfig | undefined {
+  const url = e.NATS_URL ?? e.NATS_SERVER;
+  if (url === undefined) return undefined;
+  if (e.NATS_USER !== undefined && e.NATS_PASSWORD === undefined) problems.push('NATS_PASSWORD: required when NATS_USER is set (got unset)');
+  if (e.NATS_MAX_DELIVER <= e.NATS_RETRY_DELAYS_MS.length) {
+    problems.push(
+      `NATS_MAX_DELIVER: must be greater than the number of NATS_RETRY_DELAYS_MS (${e.NATS_RETRY_DELAYS_MS.length}) (got "${e.NATS_MAX_DELIVER}")`,
+    );
+  }
+  const servers = url.split(',').map((server) => server.trim()).filter((server) => server !== '');
+  const files = {
+    ...(e.NATS_TLS_CA_FILE === undefined ? {} : { caFile: e.NATS_TLS_CA_FILE }),
+    ...(e.NATS_TLS_CERT_FILE === undefined ? {} : { certFile: e.NATS_TLS_CERT_FILE }),
+    ...(e.NATS_TLS_KEY_FILE === undefined ? {} : { keyFile: e.NATS_TLS_KEY_FILE }),
+  };
+  const tls = e.NATS_TLS || Object.keys(files).length > 0 || servers.some((server) => server.startsWith('tls://'));
+  return {
+    servers,
+    ...(e.NATS_USER === undefined ? {} : { user: e.NATS_USER }),
+    ...(e.NATS_PASSWORD === undefined ? {} : { password: e.NATS_PASSWORD }),
+    ...(e.NATS_TOKEN === undefined ? {} : { token: e.NATS_TOKEN }),
+    ...(tls ? { tls: files } : {}),
+    stream: e.NATS_STREAM,
+    ensureStream: e.NATS_ENSURE_STREAM,
+    subjects: {
+      customerRegistered: e.NATS_CUSTOMER_REGISTERED_SUBJECT,
+      customerSaved: e.NATS_SUBJECT,
+      userSaved: e.NATS_USER_SAVED_SUBJECT,
+    },
+    consumer: e.NATS_CONSUMER,
+    retryDelaysMs: e.NATS_RETRY_DELAYS_MS,
+    maxDeliver: e.NATS_MAX_DELIVER,
+  };
+}
+
+/**
+ * The input of `register-corporate-customer` (SPEC §4 Job mode), as the Sveltos Job template passes it. Raw strings:
+ * the job validates them with reason codes, as any other input.
+ */
+export interface CorporateJobInput {
+  readonly COMPANY_NAME?: string;
+  readonly SUBSCRIPTION_TIER?: string;
+  readonly COMPANY_DATA?: string;
+  readonly USERS_JSON?: string;
+  readonly EVENT_ID?: string;
+  readonly EVENT_TIME?: string;
+  readonly EVENT_SOURCE?: string;
+  readonly CUSTOMER_ID?: string;
+}
+
+export function corporateJobInput(env: Environment = process.env): CorporateJobInput {
+  const raw = emptyAsUnset(env);
+  const names = ['COMPANY_NAME', 'SUBSCRIPTION_TIER', 'COMPANY_DATA', 'USERS_JSON', 'EVENT_ID', 'EVENT_TIME', 'EVENT_SOURCE', 'CUSTOMER_ID'] as const;
+  return Object.fromEntries(names.flatMap((name) => (raw[name] === undefined ? [] : [[name, raw[name]]])));
 }
 
 function databaseConfig(

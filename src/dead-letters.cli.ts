@@ -8,6 +8,7 @@
 import { pino } from 'pino';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from './config.js';
+import { corporateReplayHandler } from './corporate-customers/customer-registered.nats.js';
 import { createUserEventsHandler } from './individual-customers/user-events.consumer.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import { v7 as uuidv7 } from 'uuid';
@@ -23,6 +24,7 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger): Repl
   const register = createRegisterCustomers({ pool, numberPrefix: config.customers.numberPrefix, clock: () => new Date(), newId: () => uuidv7() });
   return {
     kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
+    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),
   };
 }
 

@@ -21,6 +21,10 @@ import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
 import { createProjector } from './platform/postgres/projector.js';
 import { startTracing, type Tracing } from './platform/telemetry/index.js';
+import { findCompany } from './corporate-customers/company-store.js';
+import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
+import { startCorporateNats, type CorporateNats } from './corporate-customers/corporate-nats.js';
+import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -119,7 +123,39 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     clock: () => new Date(),
     newId: () => uuidv7(),
   });
+  // Corporate flow: HTTP always; JetStream consumer and relays when NATS is configured.
+  const corporateWake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
+  const registerCorporateCustomer = createRegisterCorporateCustomer({
+    metrics,
+    pool: database.pool,
+    clock: () => new Date(),
+    newId: () => uuidv7(),
+    onCommitted: fanOut(corporateWake.customerSaved, corporateWake.userSaved),
+  });
+  let corporateNats: CorporateNats | undefined;
+  if (config.nats !== undefined) {
+    try {
+      corporateNats = await startCorporateNats({
+        config: config.nats,
+        pool: database.pool,
+        register: registerCorporateCustomer,
+        logger,
+        metrics,
+        wake: corporateWake,
+      });
+    } catch (error) {
+      await readModel.close();
+      await database.close();
+      await tracing.shutdown();
+      throw error;
+    }
+    // A PING/PONG round trip; while the client reconnects it does not answer, and the check's timeout says DOWN.
+    const { connection } = corporateNats;
+    healthChecks.nats = () => connection.flush().then(() => true);
+  }
   const app = buildApp({
+    extraIntake: [customerRegisteredIntake(registerCorporateCustomer)],
+    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id))],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
@@ -132,6 +168,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   try {
     url = await app.listen({ host: config.http.host, port: config.http.port });
   } catch (error) {
+    await corporateNats?.stop();
     await readModel.close();
     await database.close();
     await tracing.shutdown();
@@ -168,6 +205,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // 3. Consumers stop (Kafka, NATS: they finish and acknowledge their current batch), then the outbox relays
       //    publish what they can before the deadline: whatever is left is published by the next instance.
       await kafkaFlow?.stop();
+      await corporateNats?.stop();
       // 4. The projector finishes its batch; connections close last, once nothing uses them; buffered spans are
       //    exported (bounded).
       await projector.stop();

@@ -18,7 +18,12 @@ export type ReasonCode =
   | 'UNSUPPORTED_EVENT_TYPE'
   | 'UNSUPPORTED_EVENT_VERSION'
   | 'UNSUPPORTED_CONTENT_TYPE'
-  | 'PAYLOAD_TOO_LARGE';
+  | 'PAYLOAD_TOO_LARGE'
+  // Corporate customers (knapscen CloudEvents, Job mode).
+  | 'UNKNOWN_TIER'
+  | 'UNKNOWN_ROLE'
+  | 'DUPLICATE_EMAIL'
+  | 'EMAIL_TAKEN';
 
 export interface FieldViolation {
   readonly field: string;

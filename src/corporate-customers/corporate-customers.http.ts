@@ -1,0 +1,79 @@
+/**
+ * HTTP entry points of the corporate flow: `GET /api/v1/corporate-customers/{id}` and the intake of the
+ * `disco.knapscen.customer.registered` CloudEvent by `POST /api/v1/events`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IntakeHandlers } from '../intake/events.routes.js';
+import { jsonSchemaOf, problemSchema } from '../platform/http/openapi.js';
+import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { InvalidInputError } from '../platform/validation.js';
+import { parseCustomerRegistered } from './customer-registered.schema.js';
+import { parseCompanyId, SUBSCRIPTION_TIERS, USER_ROLES, type Company, type CompanyId } from './domain/company.js';
+import { customerSavedData, CUSTOMER_REGISTERED_TYPE } from './domain/events.js';
+import type { RegisterCorporateCustomer } from './register-corporate-customer.js';
+
+export type FindCompany = (id: CompanyId) => Promise<Company | undefined>;
+
+/** The company on the wire: the `customer-saved` data, plus when it registered. */
+export const companyDocumentSchema = z.object({
+  customer_id: z.string(),
+  name: z.string(),
+  subscription_tier: z.enum(SUBSCRIPTION_TIERS),
+  users: z.array(z.object({ user_id: z.string(), name: z.string(), email: z.string(), role: z.enum(USER_ROLES) })),
+  registered_at: z.string(),
+});
+
+export function companyDocument(company: Company): z.output<typeof companyDocumentSchema> {
+  const data = customerSavedData(company);
+  return { ...data, users: [...data.users], registered_at: company.registeredAt };
+}
+
+export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindCompany): void {
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/corporate-customers/:id',
+    {
+      schema: {
+        tags: ['corporate customers'],
+        summary: 'Corporate customer (company) with its users',
+        params: { type: 'object', properties: { id: { type: 'string', description: 'company id (UUID)' } }, required: ['id'] },
+        response: { 200: jsonSchemaOf(companyDocumentSchema), 400: problemSchema, 404: problemSchema },
+      },
+    },
+    async (request) => {
+      const id = parseCompanyId(request.params.id);
+      if (id === undefined) throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_UUID', 'id', 'must be a UUID')));
+      const company = await findCompany(id);
+      if (company === undefined) {
+        throw new HttpProblem({ status: 404, code: 'CUSTOMER_NOT_FOUND', detail: `no corporate customer with id ${id}` });
+      }
+      return companyDocument(company);
+    },
+  );
+}
+
+/** The knapscen CloudEvent over HTTP (structured or binary); 201 created, 200 duplicate, 409 `EMAIL_TAKEN`. */
+export function customerRegisteredIntake(register: RegisterCorporateCustomer): IntakeHandlers {
+  return {
+    cloudEvents: {
+      [CUSTOMER_REGISTERED_TYPE]: async (event, trace) => {
+        const parsed = parseCustomerRegistered(event);
+        if (!parsed.ok) throw new HttpProblem(invalidInput(parsed.error));
+        const result = await register({ registration: parsed.value, trace, source: { transport: 'http' } });
+        switch (result.outcome) {
+          case 'created':
+          case 'duplicate':
+            return { outcome: result.outcome, body: { customerId: result.company.customerId } };
+          case 'rejected':
+            throw new HttpProblem({ ...invalidInput(result.error), status: 409 });
+          default:
+            return assertNever(result);
+        }
+      },
+    },
+  };
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(value)}`);
+}

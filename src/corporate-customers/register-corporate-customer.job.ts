@@ -1,0 +1,154 @@
+/**
+ * `customer-service register-corporate-customer`: one registration from the environment the Sveltos Job template
+ * passes (SPEC §4 Job mode), then publication of whatever the outbox still holds for NATS, then exit.
+ *
+ * Exit codes: 0 registered or already registered, events published; 2 invalid input or configuration (reason on
+ * stderr, nothing written: the Job must not retry); 1 transient failure (safe to rerun: the registration is idempotent
+ * and a rerun publishes what this run did not).
+ */
+import { jetstream } from '@nats-io/jetstream';
+import { Command } from 'commander';
+import { v7 as uuidv7 } from 'uuid';
+import { ConfigError, corporateJobInput, loadConfig, type CorporateJobInput, type NatsConfig } from '../config.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import type { Pool } from '../platform/postgres/database.js';
+import { connectNats } from '../platform/nats/connection.js';
+import { InvalidInputError, type FieldViolation, type Parsed } from '../platform/validation.js';
+import { openDatabase } from '../service.js';
+import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
+import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
+import { companyIdFor } from './domain/company.js';
+import { CLOUDEVENT_SOURCE } from './domain/events.js';
+import { createRegisterCorporateCustomer } from './register-corporate-customer.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_INVALID = 2;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * The registration the Job's environment describes: `COMPANY_DATA` (the CloudEvent `data` as JSON, from the current
+ * template) or `COMPANY_NAME` + `SUBSCRIPTION_TIER` + `USERS_JSON` (the seed README's), plus `EVENT_ID`, `EVENT_TIME`
+ * and the optional `CUSTOMER_ID` (the CloudEvent subject). Violations name the variable at fault.
+ */
+export function parseJobInput(input: CorporateJobInput): Parsed<CorporateRegistration> {
+  const violations: FieldViolation[] = [];
+  if (input.EVENT_ID === undefined) violations.push({ code: 'MISSING_FIELD', field: 'EVENT_ID', message: 'is required' });
+  if (input.EVENT_TIME !== undefined && (!RFC3339.test(input.EVENT_TIME) || Number.isNaN(Date.parse(input.EVENT_TIME)))) {
+    violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: 'must be an RFC 3339 timestamp' });
+  }
+  let company: Parsed<CorporateRegistration['company']> | undefined;
+  if (input.COMPANY_DATA !== undefined) {
+    const data = parseJson(input.COMPANY_DATA, 'COMPANY_DATA');
+    company = data.ok ? parseCompanyData(data.value, 'COMPANY_DATA') : data;
+  } else if (input.USERS_JSON === undefined) {
+    violations.push({ code: 'MISSING_FIELD', field: 'COMPANY_DATA', message: 'COMPANY_DATA or USERS_JSON is required' });
+  } else {
+    const users = parseJson(input.USERS_JSON, 'USERS_JSON');
+    company = users.ok
+      ? renameFields(parseCompanyData({ name: input.COMPANY_NAME, subscription_tier: input.SUBSCRIPTION_TIER, users: users.value }, ''))
+      : users;
+  }
+  if (company !== undefined && !company.ok) violations.push(...company.error.violations);
+  const [first, ...rest] = violations;
+  if (first !== undefined || company === undefined || !company.ok || input.EVENT_ID === undefined) {
+    return { ok: false, error: new InvalidInputError([first ?? { code: 'INVALID_VALUE', field: '(env)', message: 'invalid input' }, ...rest]) };
+  }
+  const source = input.EVENT_SOURCE ?? CLOUDEVENT_SOURCE;
+  return {
+    ok: true,
+    value: {
+      eventId: input.EVENT_ID,
+      source,
+      ...(input.CUSTOMER_ID === undefined ? {} : { subject: input.CUSTOMER_ID }),
+      ...(input.EVENT_TIME === undefined ? {} : { time: input.EVENT_TIME }),
+      companyId: companyIdFor(source, input.CUSTOMER_ID, input.EVENT_ID),
+      company: company.value,
+    },
+  };
+}
+
+/** Runs the Job; returns its exit code. Writes one JSON line to stdout on success, the reason to stderr otherwise. */
+export async function runRegisterCorporateCustomer(): Promise<number> {
+  const config = loadConfig();
+  const problems: string[] = [];
+  if (config.database.kind !== 'external') problems.push('DB_HOST: register-corporate-customer needs DB_* or DATABASE_URL (got unset)');
+  if (config.nats === undefined) problems.push('NATS_SERVER: register-corporate-customer needs NATS_SERVER or NATS_URL (got unset)');
+  if (problems.length > 0 || config.nats === undefined) throw new ConfigError(problems);
+  const nats: NatsConfig = config.nats;
+
+  const parsed = parseJobInput(corporateJobInput());
+  if (!parsed.ok) return rejected(parsed.error);
+
+  const logger = createLogger(config.log, process.stderr);
+  const database = await openDatabase(config.database, logger);
+  try {
+    const register = createRegisterCorporateCustomer({ pool: database.pool, clock: () => new Date(), newId: () => uuidv7() });
+    const result = await register({ registration: parsed.value, source: { transport: 'job' } });
+    if (result.outcome === 'rejected') return rejected(result.error);
+    const customerId = result.company.customerId;
+
+    // Committed. From here a failure is transient: the rerun finds the company (duplicate) and publishes.
+    let published: number;
+    try {
+      published = await publishPending(nats, database.pool, logger);
+    } catch (error) {
+      process.stderr.write(
+        `register-corporate-customer: ${result.outcome === 'created' ? 'registered' : 'already registered'} ${customerId}, ` +
+          `but publishing to NATS failed (${error instanceof Error ? error.message : String(error)}); rerun to publish\n`,
+      );
+      return EXIT_FAILED;
+    }
+    process.stdout.write(`${JSON.stringify({ outcome: result.outcome, customerId, published })}\n`);
+    return EXIT_OK;
+  } finally {
+    await database.close();
+  }
+
+  async function publishPending(config: NatsConfig, pool: Pool, log: Logger): Promise<number> {
+    const nc = await connectNats(config, { reconnect: false, name: 'customer-service-job' });
+    try {
+      await ensureCorporateStreams(nc, config, { publishOnly: true });
+      const relays = createCorporateRelays({ pool, js: jetstream(nc), config, logger: log });
+      // Everything still unpublished, this company's and any earlier run's.
+      return (await relays.customerSaved.drain()) + (await relays.userSaved.drain());
+    } finally {
+      await nc.close();
+    }
+  }
+}
+
+export function registerCorporateCustomerCommand(): Command {
+  return new Command('register-corporate-customer')
+    .description(
+      'register one corporate customer from the Sveltos Job environment (COMPANY_DATA or COMPANY_NAME/SUBSCRIPTION_TIER/USERS_JSON, ' +
+        'EVENT_ID, EVENT_TIME, CUSTOMER_ID, DB_*, NATS_*), publish customer-saved and user-saved, and exit: 0 done, 2 invalid, 1 retry',
+    )
+    .action(async () => {
+      process.exitCode = await runRegisterCorporateCustomer();
+    });
+}
+
+function rejected(error: InvalidInputError): number {
+  process.stderr.write(`register-corporate-customer: rejected (${error.code}): ${error.message}\n`);
+  process.stderr.write(`${JSON.stringify({ outcome: 'rejected', code: error.code, errors: error.violations })}\n`);
+  return EXIT_INVALID;
+}
+
+function parseJson(text: string, field: string): Parsed<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { ok: false, error: InvalidInputError.of('MALFORMED_JSON', field, `is not JSON: ${error instanceof Error ? error.message : String(error)}`) };
+  }
+}
+
+/** Violations of the seed-README variables, named after the variables. */
+function renameFields<T>(parsed: Parsed<T>): Parsed<T> {
+  if (parsed.ok) return parsed;
+  const rename = (field: string) =>
+    field === 'name' ? 'COMPANY_NAME' : field === 'subscription_tier' ? 'SUBSCRIPTION_TIER' : field.replace(/^users/, 'USERS_JSON');
+  const [first, ...rest] = parsed.error.violations.map((violation) => ({ ...violation, field: rename(violation.field) }));
+  return { ok: false, error: new InvalidInputError([first ?? { code: 'INVALID_VALUE', field: '(env)', message: 'invalid' }, ...rest]) };
+}

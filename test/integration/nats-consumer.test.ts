@@ -1,0 +1,152 @@
+/**
+ * The retry policy of the JetStream consumer (SPEC §2.4), against a real nats-server: NAK with the schedule's delay
+ * for transient failures, park after the last retry, park at once for anything else, and keep slow messages alive.
+ */
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJetStreamConsumer, type HandleOutcome, type InboundMessage } from '../../src/platform/nats/consumer.js';
+import { ensurePullConsumer, ensureStreams } from '../../src/platform/nats/streams.js';
+import type { NewDeadLetter } from '../../src/platform/postgres/dead-letters.js';
+import { isTransientError } from '../../src/platform/postgres/errors.js';
+import { eventually } from '../support/eventually.js';
+import { startNatsServer, type NatsServer } from '../support/nats.js';
+
+let server: NatsServer;
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+const logger = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.close();
+});
+
+const transient = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+let counter = 0;
+
+/** A stream + consumer of their own, a consumer running `handle`, and what it parked. */
+async function consumerWith(handle: (message: InboundMessage) => Promise<HandleOutcome>, retryDelaysMs = [150, 300], instances = 1) {
+  counter += 1;
+  const subject = `policy-${counter}`;
+  await ensureStreams(jsm, { stream: subject, subjects: [subject], create: true });
+  await ensurePullConsumer(jsm, { stream: subject, durable: 'customer-service', subject, backoffMs: retryDelaysMs, maxDeliver: retryDelaysMs.length + 3 });
+  const parked: NewDeadLetter[] = [];
+  const create = () => createJetStreamConsumer({
+    js: jetstream(nc),
+    stream: subject,
+    durable: 'customer-service',
+    handle,
+    park: (letter) => {
+      parked.push(letter);
+      return Promise.resolve();
+    },
+    isTransient: isTransientError,
+    retryDelaysMs,
+    logger,
+    spanName: 'consume_test_event',
+  });
+  const running = Array.from({ length: instances }, create);
+  for (const instance of running) instance.start();
+  const consumer = { stop: () => Promise.all(running.map((instance) => instance.stop())) };
+  const idle = () =>
+    eventually(async () => {
+      const info = await jsm.consumers.info(subject, 'customer-service');
+      return info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq > 0;
+    }, 'every message settled');
+  return { subject, parked, consumer, idle, publish: (body: string) => jetstream(nc).publish(subject, body) };
+}
+
+describe('JetStream consumer retry policy', () => {
+  it('redelivers after a transient failure with the delay of the schedule, then succeeds', async () => {
+    const deliveries: number[] = [];
+    const setup = await consumerWith((message) => {
+      deliveries.push(Date.now());
+      if (message.deliveryCount <= 2) throw transient();
+      return Promise.resolve({ status: 'processed' });
+    });
+    try {
+      await setup.publish('{}');
+      await setup.idle();
+      expect(deliveries).toHaveLength(3);
+      const [first = 0, second = 0, third = 0] = deliveries;
+      // A NAK without a delay would redeliver at once.
+      expect(second - first).toBeGreaterThanOrEqual(140);
+      expect(third - second).toBeGreaterThanOrEqual(290);
+      expect(setup.parked).toEqual([]);
+    } finally {
+      await setup.consumer.stop();
+    }
+  });
+
+  it('parks the message as RETRIES_EXHAUSTED after the last retry, and acknowledges it', async () => {
+    let deliveries = 0;
+    const setup = await consumerWith(() => {
+      deliveries += 1;
+      throw transient();
+    });
+    try {
+      await setup.publish('{"poison": true}');
+      await setup.idle();
+      expect(deliveries).toBe(3);
+      expect(setup.parked).toHaveLength(1);
+      expect(setup.parked[0]).toMatchObject({ transport: 'nats', source: setup.subject, reasonCode: 'RETRIES_EXHAUSTED', attempts: 3 });
+      expect(setup.parked[0]?.payload.toString()).toBe('{"poison": true}');
+    } finally {
+      await setup.consumer.stop();
+    }
+  });
+
+  it('parks a non-transient failure at once, without retrying', async () => {
+    let deliveries = 0;
+    const setup = await consumerWith(() => {
+      deliveries += 1;
+      throw new TypeError('a bug');
+    });
+    try {
+      await setup.publish('{}');
+      await setup.idle();
+      expect(deliveries).toBe(1);
+      expect(setup.parked[0]).toMatchObject({ reasonCode: 'PROCESSING_FAILED', errorMessage: 'a bug', attempts: 1 });
+    } finally {
+      await setup.consumer.stop();
+    }
+  });
+
+  it('parks invalid input at once with its reason code', async () => {
+    const setup = await consumerWith(() => Promise.resolve({ status: 'invalid', code: 'UNKNOWN_TIER', message: 'data.subscription_tier: must be one of …' }));
+    try {
+      await setup.publish('{}');
+      await setup.idle();
+      expect(setup.parked).toMatchObject([{ reasonCode: 'UNKNOWN_TIER', attempts: 1 }]);
+    } finally {
+      await setup.consumer.stop();
+    }
+  });
+
+  it('keeps a message that takes longer than the ack wait from being redelivered', async () => {
+    let deliveries = 0;
+    // The first backoff step (here 1 s) is the ack wait; the handler takes 2.5 s. A second, idle instance would get
+    // the message if it were redelivered.
+    const setup = await consumerWith(async () => {
+      deliveries += 1;
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      return { status: 'processed' };
+    }, [1000, 2000], 2);
+    try {
+      await setup.publish('{}');
+      await setup.idle();
+      expect(deliveries).toBe(1);
+    } finally {
+      await setup.consumer.stop();
+    }
+  });
+});
