@@ -354,6 +354,7 @@ export function createUserEventsConsumer(options: UserEventsConsumerOptions): Ba
       options.onRetryScheduled?.(event);
     },
     onGroupJoin: () => options.metrics?.kafkaGroupJoins.inc(),
+    onLag: ({ topic, partition, lag }) => options.metrics?.kafkaConsumerLag.set({ topic, partition: String(partition) }, lag),
   });
 }
 

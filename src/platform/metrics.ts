@@ -29,6 +29,8 @@ export interface Metrics {
   readonly outboxBacklog: Gauge<'destination'>;
   /** Consumer-group joins of this instance's Kafka consumer: 1 after start; more means rebalances. */
   readonly kafkaGroupJoins: Counter;
+  /** Messages of each input partition not yet consumed by this instance (from the fetch's high watermark). */
+  readonly kafkaConsumerLag: Gauge<'topic' | 'partition'>;
   /** Dead letters still parked, by reason code, read from the database at each scrape. */
   readonly deadLettersParked: Gauge<'reason'>;
   /** `route` is the route pattern (`/api/v1/customers/:customerId`), never the raw URL, so the label set stays small. */
@@ -153,6 +155,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     kafkaGroupJoins: new Counter({
       name: 'kafka_consumer_group_joins_total',
       help: 'Times the Kafka consumer joined its group (the first join, then one per rebalance)',
+      registers,
+    }),
+    kafkaConsumerLag: new Gauge({
+      name: 'kafka_consumer_lag_messages',
+      help: 'Messages of an input partition behind its high watermark after the last commit',
+      labelNames: ['topic', 'partition'],
       registers,
     }),
   };

@@ -83,6 +83,10 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
       const seconds = (Date.now() - started) / 1000;
       expect(offsets.reduce((sum, p) => sum + Number(p.end), 0)).toBe(1000);
       console.info(`1,000 messages consumed in ${seconds.toFixed(2)} s (incl. ~3 s group join)`);
+      // The consumer-lag gauge has seen every partition and ends at 0 for each.
+      const lag = (await flow.metrics.kafkaConsumerLag.get()).values;
+      expect(new Set(lag.map((sample) => sample.labels.partition)).size).toBe(offsets.length);
+      expect(lag.every((sample) => sample.value === 0)).toBe(true);
 
       const [counts] = await db.rows<{ customers: string; events: string; letters: string }>(
         `SELECT (SELECT count(*) FROM customers) AS customers, (SELECT count(*) FROM event_store) AS events,

@@ -40,6 +40,8 @@ export interface BatchConsumerOptions {
   readonly onRetryScheduled?: (event: { topic: string; partition: number; offset: string; attempt: number; delayMs: number; error: unknown }) => void;
   readonly onGroupJoin?: () => void;
   readonly onCommitted?: (event: { topic: string; partition: number; offset: string }) => void;
+  /** After each commit: messages of the partition still to consume (high watermark − committed offset). */
+  readonly onLag?: (event: { topic: string; partition: number; lag: number }) => void;
 }
 
 export interface RetryFailure {
@@ -164,6 +166,7 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       }
       payload.resolveOffset(last.offset);
       await commit(partition, last.offset);
+      options.onLag?.({ topic: options.topic, partition, lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)) });
       index += chunk.length;
       if (retry !== undefined && BigInt(last.offset) >= retry.isolateThrough) retries.delete(partition);
       await payload.heartbeat();
