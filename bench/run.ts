@@ -43,6 +43,7 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     profile: { type: 'string' },
     only: { type: 'string' },
+    partitions: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -61,6 +62,7 @@ if (args.help) {
   --no-build            use the existing dist/ instead of running npm run build
   --profile DIR         write V8 CPU profiles of the service processes into DIR
   --only per-event|batched|fixed  one pipeline and one run of --events (--per-event-events), for profiling
+  --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
 `);
@@ -125,7 +127,8 @@ async function main(): Promise<void> {
     const database = databaseFactory(adminUrl);
 
     // Each run has topics of its own, sized so no mock partition holds more than ~3 MiB (it silently drops past 5 MiB).
-    const partitionsFor = (count: number) => Math.max(8, Math.ceil((count * 1200) / (3 * 1024 * 1024)));
+    const partitionsFor = (count: number) =>
+      args.partitions === undefined ? Math.max(8, Math.ceil((count * 1200) / (3 * 1024 * 1024))) : Number(args.partitions);
     kafka = await startKafkaMock();
     const brokers = kafka.bootstrapServers;
     const machine = { cpus: (await import('node:os')).cpus().length, node: process.version };
