@@ -16,6 +16,8 @@ export type BatchRun<I, O> = (items: readonly I[]) => Promise<O[]>;
 export interface CoalescerOptions {
   /** Most items per run; a single call larger than this still runs, alone. */
   readonly maxItems: number;
+  /** Turns of the event loop to wait at most for more calls before a run starts (default 8). */
+  readonly maxSettleTurns?: number;
 }
 
 interface Waiting<I, O> {
@@ -36,7 +38,16 @@ export function createCoalescer<I, O>(run: BatchRun<I, O>, options: CoalescerOpt
     }
   }
 
+  async function settle(): Promise<void> {
+    const turns = options.maxSettleTurns ?? 8;
+    for (let turn = 0, seen = -1; turn < turns && queue.length !== seen; turn += 1) {
+      seen = queue.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   async function drain(): Promise<void> {
+    await settle();
     while (queue.length > 0) {
       const callers: Waiting<I, O>[] = [queue.shift() as Waiting<I, O>];
       let count = callers[0]?.items.length ?? 0;
@@ -71,7 +82,7 @@ export function createCoalescer<I, O>(run: BatchRun<I, O>, options: CoalescerOpt
       queue.push({ items, resolve, reject });
       if (draining) return;
       draining = true;
-      setImmediate(() => void drain());
+      void drain();
     });
   };
 }
