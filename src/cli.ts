@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
+import { registerBenchCommand } from './bench.command.js';
 import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
@@ -46,6 +47,7 @@ export function buildCli(): Command {
   publishUserRegisteredCommand(program);
   const publish = program.commands.find((command) => command.name() === 'publish');
   publish?.addCommand(publishCustomerRegisteredCommand());
+  registerBenchCommand(program);
 
   return program;
 }

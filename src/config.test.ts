@@ -122,7 +122,7 @@ describe('Kafka configuration', () => {
       outputTopic: 'customer.events',
       maxMessageBytes: 1048576,
       batchSize: 500,
-      partitionsConsumedConcurrently: 2,
+      partitionsConsumedConcurrently: 128,
       sessionTimeoutMs: 30000,
       retryBackoffMs: [1000, 2000, 4000, 8000, 16000],
     });

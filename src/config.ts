@@ -90,7 +90,7 @@ const environmentSchema = z.object({
   KAFKA_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   KAFKA_MAX_MESSAGE_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
-  KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(64).default(2),
+  KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(1024).default(128),
   KAFKA_SESSION_TIMEOUT_MS: positiveInt.min(6_000).default(30_000),
   RETRY_BACKOFF_MS: z
     .string()

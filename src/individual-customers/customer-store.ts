@@ -3,53 +3,61 @@
  * read the read model instead (`customer-read-model.ts`); the use case reads here, inside its transaction.
  */
 import type { Queryable } from '../platform/postgres/database.js';
+import type { Statement } from '../platform/postgres/statements.js';
 import type { Customer } from './domain/customer.js';
 import { formatInstant } from './domain/customer.js';
 import type { CustomerNumber } from './domain/customer-number.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 
 export async function insertCustomers(client: Queryable, customers: readonly Customer[]): Promise<void> {
-  if (customers.length === 0) return;
-  await client.query(
-    `INSERT INTO customers (id, user_id, customer_number, first_name, last_name, display_name, email, email_verified,
+  for (const statement of insertCustomersStatements(customers)) await client.query(statement.text, [...statement.values]);
+}
+
+/** The rows of `customers` as statements (customers, then preferences) to combine with others (`runTogether`). */
+export function insertCustomersStatements(customers: readonly Customer[]): Statement[] {
+  if (customers.length === 0) return [];
+  return [
+    {
+      text: `INSERT INTO customers (id, user_id, customer_number, first_name, last_name, display_name, email, email_verified,
                             status, type, preferred_locale, timezone, preferred_currency, profile_completeness,
                             registered_at, last_activity_at)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[],
                           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int[],
                           $15::timestamptz[], $16::timestamptz[])`,
-    [
-      customers.map((c) => c.customerId),
-      customers.map((c) => c.userId),
-      customers.map((c) => c.customerNumber),
-      customers.map((c) => c.name.firstName),
-      customers.map((c) => c.name.lastName),
-      customers.map((c) => c.name.displayName),
-      customers.map((c) => c.email.address),
-      customers.map((c) => c.email.verified),
-      customers.map((c) => c.status),
-      customers.map((c) => c.type),
-      customers.map((c) => c.profile.preferredLocale),
-      customers.map((c) => c.profile.timezone),
-      customers.map((c) => c.profile.preferredCurrency),
-      customers.map((c) => c.profileCompleteness),
-      customers.map((c) => c.registeredAt),
-      customers.map((c) => c.lastActivityAt),
-    ],
-  );
-  await client.query(
-    `INSERT INTO customer_preferences (customer_id, email_notifications, sms_notifications, push_notifications,
+      values: [
+        customers.map((c) => c.customerId),
+        customers.map((c) => c.userId),
+        customers.map((c) => c.customerNumber),
+        customers.map((c) => c.name.firstName),
+        customers.map((c) => c.name.lastName),
+        customers.map((c) => c.name.displayName),
+        customers.map((c) => c.email.address),
+        customers.map((c) => c.email.verified),
+        customers.map((c) => c.status),
+        customers.map((c) => c.type),
+        customers.map((c) => c.profile.preferredLocale),
+        customers.map((c) => c.profile.timezone),
+        customers.map((c) => c.profile.preferredCurrency),
+        customers.map((c) => c.profileCompleteness),
+        customers.map((c) => c.registeredAt),
+        customers.map((c) => c.lastActivityAt),
+      ],
+    },
+    {
+      text: `INSERT INTO customer_preferences (customer_id, email_notifications, sms_notifications, push_notifications,
                                        marketing_communications, share_data_with_partners, allow_analytics)
      SELECT * FROM unnest($1::uuid[], $2::bool[], $3::bool[], $4::bool[], $5::bool[], $6::bool[], $7::bool[])`,
-    [
-      customers.map((c) => c.customerId),
-      customers.map((c) => c.preferences.communication.email),
-      customers.map((c) => c.preferences.communication.sms),
-      customers.map((c) => c.preferences.communication.push),
-      customers.map((c) => c.preferences.communication.marketing),
-      customers.map((c) => c.preferences.privacy.shareDataWithPartners),
-      customers.map((c) => c.preferences.privacy.allowAnalytics),
-    ],
-  );
+      values: [
+        customers.map((c) => c.customerId),
+        customers.map((c) => c.preferences.communication.email),
+        customers.map((c) => c.preferences.communication.sms),
+        customers.map((c) => c.preferences.communication.push),
+        customers.map((c) => c.preferences.communication.marketing),
+        customers.map((c) => c.preferences.privacy.shareDataWithPartners),
+        customers.map((c) => c.preferences.privacy.allowAnalytics),
+      ],
+    },
+  ];
 }
 
 const SELECT_CUSTOMER = `
@@ -61,6 +69,28 @@ export async function findCustomersByUserIds(client: Queryable, userIds: readonl
   if (userIds.length === 0) return [];
   const { rows } = await client.query<CustomerRow>(`${SELECT_CUSTOMER} WHERE c.user_id = ANY($1::uuid[])`, [userIds]);
   return rows.map(toCustomer);
+}
+
+/**
+ * What a registration transaction needs to decide, in one round trip: which of `eventIds` the inbox `consumer` has
+ * processed, and the customers of `userIds`. (The one-row inbox side keeps the answer when no customer exists.)
+ */
+export async function findRegistrationState(
+  client: Queryable,
+  query: { readonly consumer: string; readonly eventIds: readonly string[]; readonly userIds: readonly string[] },
+): Promise<{ processed: Set<string>; customers: Customer[] }> {
+  const { rows } = await client.query<Partial<CustomerRow> & { processed: string[] }>(
+    `SELECT x.processed, c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
+            p.share_data_with_partners, p.allow_analytics
+     FROM (SELECT coalesce(array_agg(message_id), '{}') AS processed
+           FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])) AS x
+     LEFT JOIN (customers c JOIN customer_preferences p ON p.customer_id = c.id) ON c.user_id = ANY($3::uuid[])`,
+    [query.consumer, query.eventIds, query.userIds],
+  );
+  return {
+    processed: new Set(rows[0]?.processed ?? []),
+    customers: rows.filter((row) => row.id !== null && row.id !== undefined).map((row) => toCustomer(row as CustomerRow)),
+  };
 }
 
 export type CustomerKey =

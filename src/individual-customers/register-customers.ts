@@ -9,17 +9,19 @@
  * the insert are atomic across instances; then it increments the counters of the months it needs. A counter row
  * stays locked until commit, so numbers are gapless (a rollback gives them back) and increase in commit order.
  */
+import { createCoalescer } from '../platform/coalesce.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logOutcome } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
-import { appendEvents } from '../platform/postgres/event-store.js';
-import { findProcessed, recordProcessed } from '../platform/postgres/inbox.js';
-import { enqueue } from '../platform/postgres/outbox.js';
+import { appendEventsStatement } from '../platform/postgres/event-store.js';
+import { recordProcessedStatement } from '../platform/postgres/inbox.js';
+import { enqueueStatement } from '../platform/postgres/outbox.js';
+import { runTogether } from '../platform/postgres/statements.js';
 import { InvalidInputError } from '../platform/validation.js';
-import { insertCustomers, findCustomersByUserIds } from './customer-store.js';
+import { findRegistrationState, insertCustomersStatements } from './customer-store.js';
 import type { Customer } from './domain/customer.js';
 import { newCustomer } from './domain/customer.js';
 import { formatCustomerNumber, yearMonthOf, type YearMonth } from './domain/customer-number.js';
@@ -60,6 +62,8 @@ export interface RegisterCustomersDeps {
   readonly metrics?: Metrics;
   /** One line per outcome (processed, duplicate at debug, rejected); see `platform/outcome-log.ts`. */
   readonly logger?: Logger;
+  /** Most commands of concurrent calls run together in one transaction (default 2,000); see `platform/coalesce.ts`. */
+  readonly maxCommandsPerTransaction?: number;
 }
 
 export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promise<RegistrationResult[]>;
@@ -68,6 +72,10 @@ export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promi
  * Returns the use case. Results come back in the order of `commands`. A batch runs in one transaction; when that
  * transaction fails for a non-transient reason, each command is retried alone so one bad message cannot fail its
  * neighbours. Transient failures of a whole batch are thrown: the caller owns the retry schedule.
+ *
+ * Calls made while a transaction is in flight (other Kafka partitions, concurrent HTTP requests) share the next
+ * transaction (group commit): the per-transaction cost, above all the WAL flush of COMMIT, is paid once for all of
+ * them. A failure of a shared transaction runs each call again on its own, so it still reaches only its own caller.
  */
 export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCustomers {
   const registerInOneTransaction = async (commands: readonly RegisterCustomer[]) => {
@@ -75,7 +83,9 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     const spans = startRegistrationSpans(commands);
     let results: RegistrationResult[];
     try {
-      results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps, spans));
+      results = await withTransaction(deps.pool, (client) => registerWithin(client, commands, deps, spans), {
+        first: (client) => lockUsersStatement(client, commands.map((command) => normalizedUserId(command.event))),
+      });
     } catch (error) {
       spans.end({ error });
       throw error;
@@ -86,8 +96,7 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     return results;
   };
 
-  return async (commands) => {
-    if (commands.length === 0) return [];
+  const registerBatch = async (commands: readonly RegisterCustomer[]): Promise<RegistrationResult[]> => {
     try {
       return await registerInOneTransaction(commands);
     } catch (error) {
@@ -110,6 +119,8 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     }
     return results;
   };
+
+  return createCoalescer(registerBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
 }
 
 async function registerWithin(
@@ -121,9 +132,10 @@ async function registerWithin(
   const userIds = commands.map((command) => normalizedUserId(command.event));
   const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
 
-  await lockUsers(client, userIds);
-  const processed = await findProcessed(client, INBOX_CONSUMER, eventIds);
-  const existing = new Map((await findCustomersByUserIds(client, userIds)).map((customer) => [customer.userId, customer]));
+  // The user locks were taken with BEGIN (see lockUsersStatement); this statement's snapshot comes after them.
+  const state = await findRegistrationState(client, { consumer: INBOX_CONSUMER, eventIds, userIds });
+  const processed = state.processed;
+  const existing = new Map(state.customers.map((customer) => [customer.userId, customer]));
 
   // Decide each command; the first command of the batch for a user wins, later ones are duplicates of it.
   type Pending = { readonly index: number; readonly command: RegisterCustomer; readonly yearMonth: YearMonth };
@@ -183,54 +195,56 @@ async function registerWithin(
       return { command: { ...item.command, trace: spans.traceOf(item.index) }, customer, domainEvent };
     });
 
-    await spans.step('persist_customer', () => insertCustomers(client, created.map((item) => item.customer)));
+    // Every row of the batch in one statement (one round trip): customers and preferences, events, inbox, outbox.
+    const persistCustomer = spans.begin('persist_customer');
     const persistEvent = spans.begin('persist_event'); // the event, its inbox row and its outbox row
-    await appendEvents(
-      client,
-      created.map(({ command, customer, domainEvent }) => ({
-        streamType: 'Customer',
-        streamId: customer.customerId,
-        streamVersion: 1,
-        eventId: domainEvent.eventId,
-        eventType: domainEvent.eventType,
-        eventVersion: domainEvent.eventVersion,
-        // The stored event carries every fact the read model needs to rebuild the document; the published envelope
-        // keeps the seed's payload exactly (consumers of customer.events never see this field).
-        payload: { ...domainEvent.payload, marketingOptIn: customer.preferences.communication.marketing },
-        occurredAt: domainEvent.timestamp,
-        metadata: {
-          correlationId: domainEvent.correlationId,
-          causationId: domainEvent.causationId,
-          ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-          ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
-          ...(command.source === undefined ? {} : { source: command.source }),
-        },
-      })),
-    );
-    await recordProcessed(
-      client,
-      INBOX_CONSUMER,
-      created.map(({ command }) => ({ messageId: command.event.eventId.toLowerCase(), messageType: command.event.eventType })),
-    );
-    await enqueue(
-      client,
-      created.map(({ command, domainEvent }) => ({
-        eventId: domainEvent.eventId,
-        destination: 'customer-events',
-        aggregateId: domainEvent.aggregateId,
-        key: domainEvent.aggregateId,
-        headers: {
-          eventType: domainEvent.eventType,
+    await runTogether(client, [
+      ...insertCustomersStatements(created.map((item) => item.customer)),
+      appendEventsStatement(
+        created.map(({ command, customer, domainEvent }) => ({
+          streamType: 'Customer',
+          streamId: customer.customerId,
+          streamVersion: 1,
           eventId: domainEvent.eventId,
-          correlationId: domainEvent.correlationId,
-          causationId: domainEvent.causationId,
-          ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-          'content-type': 'application/json',
-        },
-        payload: JSON.stringify(domainEvent),
-      })),
-    );
+          eventType: domainEvent.eventType,
+          eventVersion: domainEvent.eventVersion,
+          // The stored event carries every fact the read model needs to rebuild the document; the published envelope
+          // keeps the seed's payload exactly (consumers of customer.events never see this field).
+          payload: { ...domainEvent.payload, marketingOptIn: customer.preferences.communication.marketing },
+          occurredAt: domainEvent.timestamp,
+          metadata: {
+            correlationId: domainEvent.correlationId,
+            causationId: domainEvent.causationId,
+            ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+            ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
+            ...(command.source === undefined ? {} : { source: command.source }),
+          },
+        })),
+      ),
+      recordProcessedStatement(
+        INBOX_CONSUMER,
+        created.map(({ command }) => ({ messageId: command.event.eventId.toLowerCase(), messageType: command.event.eventType })),
+      ),
+      enqueueStatement(
+        created.map(({ command, domainEvent }) => ({
+          eventId: domainEvent.eventId,
+          destination: 'customer-events',
+          aggregateId: domainEvent.aggregateId,
+          key: domainEvent.aggregateId,
+          headers: {
+            eventType: domainEvent.eventType,
+            eventId: domainEvent.eventId,
+            correlationId: domainEvent.correlationId,
+            causationId: domainEvent.causationId,
+            ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+            'content-type': 'application/json',
+          },
+          payload: JSON.stringify(domainEvent),
+        })),
+      ),
+    ]);
     persistEvent.end();
+    persistCustomer.end();
   }
 
   return decisions.map((decision) => {
@@ -310,13 +324,14 @@ function normalizedUserId(event: UserRegistered): UserId {
   return event.payload.userId.toLowerCase() as UserId;
 }
 
-/** Transaction-scoped locks, taken in one order everywhere so two batches cannot deadlock on them. */
-async function lockUsers(client: Queryable, userIds: readonly string[]): Promise<void> {
-  await client.query(
-    `SELECT count(pg_advisory_xact_lock(k))
-     FROM (SELECT DISTINCT hashtextextended('customer-user:' || u, 0) AS k FROM unnest($1::text[]) AS u ORDER BY 1) AS keys`,
-    [userIds],
-  );
+/**
+ * Transaction-scoped locks, taken in one order everywhere so two batches cannot deadlock on them. Sent with BEGIN, so
+ * the values are inlined (escaped); every later statement of the transaction takes its snapshot after the locks.
+ */
+function lockUsersStatement(client: { escapeLiteral(value: string): string }, userIds: readonly string[]): string {
+  const users = userIds.map((userId) => client.escapeLiteral(userId)).join(',');
+  return `SELECT count(pg_advisory_xact_lock(k))
+     FROM (SELECT DISTINCT hashtextextended('customer-user:' || u, 0) AS k FROM unnest(ARRAY[${users}]::text[]) AS u ORDER BY 1) AS keys`;
 }
 
 /**

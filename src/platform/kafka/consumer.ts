@@ -16,6 +16,7 @@
  * previous fetch has been handled, so a handler that sleeps holds every partition led by that broker.
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { createCoalescer } from '../coalesce.js';
 import type { Logger } from '../logger.js';
 import { headersOf, type KafkaClient, type KafkaInputMessage } from './client.js';
 
@@ -97,15 +98,24 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
     timers.add(timer);
   };
 
+  // Partitions handled concurrently finish together (their registrations share a transaction): one OffsetCommit
+  // request carries all of their offsets instead of one request each.
+  const commitTogether = createCoalescer<{ partition: number; offset: string }, void>(
+    async (offsets) => {
+      try {
+        await consumer?.commitOffsets(offsets.map(({ partition, offset }) => ({ topic: options.topic, partition, offset })));
+        for (const { partition, offset } of offsets) options.onCommitted?.({ topic: options.topic, partition, offset });
+      } catch (error) {
+        // The work is stored; a lost commit only means a redelivery, which the handler recognises as a duplicate.
+        log.warn({ err: error, offsets }, 'offset commit failed; the next commit covers it');
+      }
+      return offsets.map(() => undefined);
+    },
+    { maxItems: 1_000 },
+  );
+
   async function commit(partition: number, lastOffset: string): Promise<void> {
-    const offset = (BigInt(lastOffset) + 1n).toString();
-    try {
-      await consumer?.commitOffsets([{ topic: options.topic, partition, offset }]);
-      options.onCommitted?.({ topic: options.topic, partition, offset });
-    } catch (error) {
-      // The work is stored; a lost commit only means a redelivery, which the handler recognises as a duplicate.
-      log.warn({ err: error, partition, offset }, 'offset commit failed; the next commit covers it');
-    }
+    await commitTogether([{ partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {

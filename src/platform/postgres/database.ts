@@ -16,12 +16,20 @@ export function createPool(connectionString: string, max: number): Pool {
   return pool;
 }
 
-/** Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws (and rethrows). */
-export async function withTransaction<T>(pool: Pool, work: (client: TransactionClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws (and rethrows). `first`, a
+ * statement without parameters (values inlined with `escapeLiteral`), is sent together with BEGIN: one round trip
+ * less for a transaction that always starts the same way (e.g. taking its locks).
+ */
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: TransactionClient) => Promise<T>,
+  options: { readonly first?: (client: TransactionClient) => string } = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query('BEGIN');
+    await client.query(options.first === undefined ? 'BEGIN' : `BEGIN; ${options.first(client)}`);
     const result = await work(client);
     await client.query('COMMIT');
     return result;

@@ -1,5 +1,6 @@
 /** Appends domain events to the event store. Shared by every flow; always called inside the caller's transaction. */
 import type { Queryable } from './database.js';
+import type { Statement } from './statements.js';
 
 export interface EventMetadata {
   readonly correlationId: string;
@@ -27,14 +28,21 @@ export interface NewEvent {
 
 /** Appends `events` with one statement; returns their global positions in the same order. */
 export async function appendEvents(client: Queryable, events: readonly NewEvent[]): Promise<string[]> {
-  if (events.length === 0) return [];
-  const { rows } = await client.query<{ global_position: string }>(
-    `INSERT INTO event_store
+  const statement = appendEventsStatement(events);
+  if (statement === undefined) return [];
+  const { rows } = await client.query<{ global_position: string }>(`${statement.text} RETURNING global_position`, [...statement.values]);
+  return rows.map((row) => row.global_position);
+}
+
+/** The append as a statement to combine with others (`runTogether`); undefined when there is nothing to append. */
+export function appendEventsStatement(events: readonly NewEvent[]): Statement | undefined {
+  if (events.length === 0) return undefined;
+  return {
+    text: `INSERT INTO event_store
        (stream_type, stream_id, stream_version, event_id, event_type, event_version, payload, metadata, occurred_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
-                          $9::timestamptz[])
-     RETURNING global_position`,
-    [
+                          $9::timestamptz[])`,
+    values: [
       events.map((event) => event.streamType),
       events.map((event) => event.streamId),
       events.map((event) => event.streamVersion),
@@ -45,6 +53,5 @@ export async function appendEvents(client: Queryable, events: readonly NewEvent[
       events.map((event) => JSON.stringify(event.metadata)),
       events.map((event) => event.occurredAt),
     ],
-  );
-  return rows.map((row) => row.global_position);
+  };
 }

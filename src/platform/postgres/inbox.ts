@@ -3,6 +3,7 @@
  * id found here has been processed: a redelivery is recognised without touching business tables.
  */
 import type { Queryable } from './database.js';
+import type { Statement } from './statements.js';
 
 export interface InboxEntry {
   readonly messageId: string;
@@ -21,12 +22,19 @@ export async function findProcessed(client: Queryable, consumer: string, message
 
 /** Records `entries` as processed; a conflicting row means a concurrent transaction processed the same message. */
 export async function recordProcessed(client: Queryable, consumer: string, entries: readonly InboxEntry[]): Promise<number> {
-  if (entries.length === 0) return 0;
-  const result = await client.query(
-    `INSERT INTO inbox (consumer, message_id, message_type)
+  const statement = recordProcessedStatement(consumer, entries);
+  if (statement === undefined) return 0;
+  const result = await client.query(statement.text, [...statement.values]);
+  return result.rowCount ?? 0;
+}
+
+/** The same as a statement to combine with others (`runTogether`); undefined when there is nothing to record. */
+export function recordProcessedStatement(consumer: string, entries: readonly InboxEntry[]): Statement | undefined {
+  if (entries.length === 0) return undefined;
+  return {
+    text: `INSERT INTO inbox (consumer, message_id, message_type)
      SELECT $1, * FROM unnest($2::text[], $3::text[])
      ON CONFLICT DO NOTHING`,
-    [consumer, entries.map((entry) => entry.messageId), entries.map((entry) => entry.messageType)],
-  );
-  return result.rowCount ?? 0;
+    values: [consumer, entries.map((entry) => entry.messageId), entries.map((entry) => entry.messageType)],
+  };
 }

@@ -3,6 +3,7 @@
  * relay publishes them after commit. A crash between commit and publish therefore loses nothing (SPEC §2.5).
  */
 import type { Queryable } from './database.js';
+import type { Statement } from './statements.js';
 
 /** Logical destinations; each relay maps them to its broker's topic or subject. */
 export type OutboxDestination = 'customer-events' | 'customer-saved' | 'user-saved';
@@ -19,11 +20,17 @@ export interface OutboxMessage {
 }
 
 export async function enqueue(client: Queryable, messages: readonly OutboxMessage[]): Promise<void> {
-  if (messages.length === 0) return;
-  await client.query(
-    `INSERT INTO outbox (event_id, destination, aggregate_id, message_key, headers, payload)
+  const statement = enqueueStatement(messages);
+  if (statement !== undefined) await client.query(statement.text, [...statement.values]);
+}
+
+/** The same as a statement to combine with others (`runTogether`); undefined when there is nothing to enqueue. */
+export function enqueueStatement(messages: readonly OutboxMessage[]): Statement | undefined {
+  if (messages.length === 0) return undefined;
+  return {
+    text: `INSERT INTO outbox (event_id, destination, aggregate_id, message_key, headers, payload)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[])`,
-    [
+    values: [
       messages.map((message) => message.eventId),
       messages.map((message) => message.destination),
       messages.map((message) => message.aggregateId),
@@ -31,7 +38,7 @@ export async function enqueue(client: Queryable, messages: readonly OutboxMessag
       messages.map((message) => JSON.stringify(message.headers)),
       messages.map((message) => message.payload),
     ],
-  );
+  };
 }
 
 /** Unpublished messages per destination: the backlog a relay still has to drain. */

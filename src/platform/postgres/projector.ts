@@ -288,16 +288,17 @@ export function createProjector(options: ProjectorOptions): Projector {
         await ensureProjection(client, projection.name);
         ensured = true;
       }
-      await client.query('BEGIN');
-      // A transaction-level lock: released by COMMIT or ROLLBACK, and by the server if this process dies.
-      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [lockKey]);
-      if (rows[0]?.locked !== true) {
+      // One round trip for BEGIN, the commit mode and the lock (no parameters: the key is a number of our own).
+      // The lock is transaction-level: released by COMMIT or ROLLBACK, and by the server if this process dies. The
+      // read model is derived data: a batch lost in a server crash is replayed from the checkpoint, which is lost with
+      // it (same WAL). Not waiting for the flush keeps a busy projector from doubling the fsyncs of the writers.
+      const begun = (await client.query(
+        `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_try_advisory_xact_lock(${String(lockKey)}) AS locked`,
+      )) as unknown as { rows: { locked?: boolean }[] }[];
+      if (begun.at(-1)?.rows[0]?.locked !== true) {
         await client.query('ROLLBACK');
         return undefined;
       }
-      // The read model is derived data: a batch lost in a server crash is replayed from the checkpoint, which is lost
-      // with it (same WAL). Not waiting for the flush keeps a busy projector from doubling the fsyncs of the writers.
-      await client.query('SET LOCAL synchronous_commit = off');
       const row = await readGeneration(client, projection.name, 'active');
       if (row === undefined) throw new Error(`projection ${projection.name} has no active generation`);
       const started = performance.now();
