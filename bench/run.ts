@@ -73,6 +73,7 @@ if (args.help) {
   --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
+BENCH_SERVICE_NODE_OPTIONS passes Node flags to the service under test (as its NODE_OPTIONS).
 `);
   process.exit(0);
 }
@@ -270,6 +271,8 @@ async function startPipeline(
       KAFKA_INPUT_TOPIC: inputTopic,
       KAFKA_OUTPUT_TOPIC: outputTopic,
       KAFKA_GROUP_ID: `bench-${slug}`,
+      // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
       ...options.env,
     },
   });
