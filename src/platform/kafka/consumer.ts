@@ -17,6 +17,7 @@
  */
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { createCoalescer } from '../coalesce.js';
+import { sleepWhile } from '../sleep.js';
 import type { Logger } from '../logger.js';
 import { headersOf, type KafkaClient, type KafkaInputMessage } from './client.js';
 
@@ -196,17 +197,13 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
           log.warn({ err: error, retryInMs: backoffMs }, 'kafka consumer could not start; retrying');
           await consumer?.disconnect().catch(() => undefined);
           consumer = undefined;
-          await stoppableSleep(backoffMs);
+          await sleepWhile(backoffMs, () => running);
           backoffMs = Math.min(30_000, backoffMs * 2);
         }
       }
     });
   }
 
-  async function stoppableSleep(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (running && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(100, until - Date.now())));
-  }
 
   async function runOnce(): Promise<void> {
     const current = options.kafka.consumer({

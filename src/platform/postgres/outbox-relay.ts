@@ -11,6 +11,7 @@
  */
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type pg from 'pg';
+import { sleepWhile } from '../sleep.js';
 import type { Logger } from '../logger.js';
 import { contextFromHeaders, markFailed, tracer, withTraceHeaders } from '../telemetry/index.js';
 import type { WakeSignal } from '../wake-signal.js';
@@ -154,7 +155,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         // A broken connection releases the session lock with it; let the pool discard it.
         leader?.release(true);
         leader = undefined;
-        await sleep(backoffMs, () => running);
+        await sleepWhile(backoffMs, () => running);
       } finally {
         leader?.release();
       }
@@ -187,11 +188,4 @@ function hashDestination(destination: string): number {
   let hash = 0;
   for (const char of destination) hash = (hash * 31 + char.charCodeAt(0)) % 10_000;
   return hash;
-}
-
-async function sleep(ms: number, stillRunning: () => boolean): Promise<void> {
-  const step = 100;
-  for (let waited = 0; waited < ms && stillRunning(); waited += step) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(step, ms - waited)));
-  }
 }

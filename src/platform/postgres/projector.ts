@@ -19,6 +19,7 @@
  * time, whoever takes it; the others wait for the next wake or poll. A rebuild takes the same lock to switch over.
  */
 import { trace } from '@opentelemetry/api';
+import { sleepWhile } from '../sleep.js';
 import type { Logger } from '../logger.js';
 import { contextFromTraceContext, markFailed, type TraceContext } from '../telemetry/index.js';
 import type { Metrics } from '../metrics.js';
@@ -363,7 +364,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         await measureLag();
         backoffMs = Math.min(maxBackoffMs, backoffMs === 0 ? 100 : backoffMs * 2);
         options.logger.warn({ err: error, projection: projection.name, retryInMs: backoffMs }, 'projection batch failed; will retry');
-        await sleep(backoffMs, () => running);
+        await sleepWhile(backoffMs, () => running);
       }
     }
   }
@@ -381,11 +382,4 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     runBatch,
   };
-}
-
-async function sleep(ms: number, stillRunning: () => boolean): Promise<void> {
-  const step = 50;
-  for (let waited = 0; waited < ms && stillRunning(); waited += step) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(step, ms - waited)));
-  }
 }
