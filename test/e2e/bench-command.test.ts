@@ -1,23 +1,10 @@
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT, runCli } from '../support/cli.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-
-/** Runs `node --import tsx <main> args` in `cwd` with exactly PATH as environment. */
-function run(cwd: string, main: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd, env: { PATH: process.env.PATH ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (cwd: string, main: string, args: string[]) => runCli(args, {}, { cwd, main });
 
 describe('customer-service bench', () => {
   it('runs bench/run.ts of the source checkout, passing every option on', async () => {

@@ -3,7 +3,6 @@
  * `deploy/sveltos/configmap.yaml` plus the `knapscen-config` Secret's DB_* and NATS_*, against a real PostgreSQL and a
  * real nats-server with user/password auth and one stream per subject.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -12,8 +11,8 @@ import { CORPORATE_TABLES, fixtureEvent, messagesOn, tableCounts, uniqueEvent } 
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { renderJobTemplate } from '../support/sveltos.js';
+import { runCli } from '../support/cli.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const SUBJECTS = ['customer-registered', 'customer-saved', 'user-saved'];
 
 let db: TestDatabase;
@@ -55,21 +54,6 @@ beforeEach(async () => {
 });
 
 const runJob = (env: Record<string, string>) => runCli(['register-corporate-customer'], env);
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The Job's environment for `event`: the Sveltos template's env, then the Secret (envFrom), env winning. */
 const jobEnv = (event: unknown) => ({ ...secret, ...renderJobTemplate(event).env });

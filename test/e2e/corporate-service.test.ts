@@ -2,7 +2,6 @@
  * `serve` with NATS configured, and `publish customer-registered` feeding it: the CLI's generated companies go through
  * JetStream into the running service and come out as customer-saved and user-saved.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -17,8 +16,8 @@ import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/global-setup.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { runCli } from '../support/cli.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const FIXTURE = fileURLToPath(new URL('../fixtures/customer-registered.cloudevent.json', import.meta.url));
 
 let db: TestDatabase;
@@ -38,17 +37,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, env);
 
 describe('publish customer-registered', () => {
   it('generates realistic, valid registrations', () => {

@@ -9,8 +9,8 @@ import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, readTopic, topicSize } from '../support/kafka.js';
 import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { ROOT, runCli } from '../support/cli.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const INPUT = 'e2e.identity.user.events';
 const OUTPUT = 'e2e.customer.events';
 const GROUP = 'customer-service-e2e';
@@ -48,17 +48,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env: { ...env, ...extraEnv } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(args, { ...env, ...extraEnv });
 
 async function startService(port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
