@@ -4,13 +4,15 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import underPressure from '@fastify/under-pressure';
+import type { LoadSheddingConfig } from './config.js';
 import type { FindCustomer } from './individual-customers/customers.http.js';
 import { customerRoutes, userRegisteredIntake } from './individual-customers/customers.http.js';
 import type { RegisterCustomers } from './individual-customers/register-customers.js';
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
-import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
+import { healthRoutes, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
-import { installProblemHandlers } from './platform/http/problem.js';
+import { installProblemHandlers, sendProblem } from './platform/http/problem.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 
@@ -21,6 +23,10 @@ export interface AppDeps {
   readonly findCustomer: FindCustomer;
   readonly metrics: Metrics;
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
+  /** Brokers and mirrors: shown by `/health`, not part of readiness. */
+  readonly components?: Readonly<Record<string, ComponentProbe>>;
+  /** Absent: no load shedding (tests that do not exercise it). */
+  readonly loadShedding?: LoadSheddingConfig;
   /** False once shutdown has begun. */
   readonly accepting?: () => boolean;
   /** Intake handlers of other flows (corporate customers…), beside the individual flow's. */
@@ -48,9 +54,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     );
     done();
   });
+  if (deps.loadShedding !== undefined) installLoadShedding(app, deps.loadShedding, deps.metrics);
   registerOpenApi(app);
   void app.register((api, _options, done) => {
-    healthRoutes(api, { checks: deps.healthChecks, accepting: deps.accepting ?? (() => true) });
+    healthRoutes(api, { checks: deps.healthChecks, components: deps.components ?? {}, accepting: deps.accepting ?? (() => true) });
     api.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
       void reply.type(deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();
@@ -61,4 +68,27 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
   return app;
+}
+
+/** Probes and scrapes are answered even under pressure: shedding them would restart pods or blind the dashboards. */
+const NEVER_SHED = /^\/(health(\/|$|\?)|actuator\/health|metrics)/;
+
+/**
+ * Under pressure (event-loop delay, heap, RSS over their limits) API requests get 503 `OVERLOADED` with Retry-After
+ * instead of queueing up until every caller times out.
+ */
+function installLoadShedding(app: FastifyInstance, limits: LoadSheddingConfig, metrics: Metrics): void {
+  void app.register(underPressure, {
+    maxEventLoopDelay: limits.maxEventLoopDelayMs,
+    maxHeapUsedBytes: limits.maxHeapUsedBytes,
+    maxRssBytes: limits.maxRssBytes,
+    retryAfter: limits.retryAfterSeconds,
+    pressureHandler: (request, reply, type) => {
+      // Returning nothing without sending lets the request through.
+      if (NEVER_SHED.test(request.url)) return;
+      metrics.requestsShed.inc({ reason: type });
+      void reply.header('retry-after', String(limits.retryAfterSeconds));
+      void sendProblem(request, reply, { status: 503, code: 'OVERLOADED', detail: `the service is under pressure (${type}); retry later` });
+    },
+  });
 }

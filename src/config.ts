@@ -71,6 +71,11 @@ const environmentSchema = z.object({
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  // Load shedding: over any limit, API requests get 503 + Retry-After (health and metrics stay answered); 0 turns a limit off.
+  SHED_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
+  SHED_MAX_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(0),
+  SHED_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  SHED_RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(5),
 
   // Kafka (individual flow). No brokers: the consumer and the customer.events relay are off.
   KAFKA_BROKERS: z
@@ -169,6 +174,14 @@ export interface KafkaConfig {
   readonly retryBackoffMs: readonly number[];
 }
 
+/** Limits over which API requests are shed (503 + Retry-After); 0 turns a limit off. */
+export interface LoadSheddingConfig {
+  readonly maxEventLoopDelayMs: number;
+  readonly maxHeapUsedBytes: number;
+  readonly maxRssBytes: number;
+  readonly retryAfterSeconds: number;
+}
+
 export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
 
 /** Tracing settings; `exporter: 'none'` means no SDK is registered and the OpenTelemetry API stays a no-op. */
@@ -184,7 +197,7 @@ export interface TracingConfig {
 }
 
 export interface Config {
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number; readonly loadShedding: LoadSheddingConfig };
   readonly log: { readonly level: LogLevel; readonly personalData: boolean };
   readonly database: DatabaseConfig;
   readonly customers: { readonly numberPrefix: string };
@@ -251,7 +264,17 @@ export function loadConfig(env: Environment = process.env): Config {
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+      loadShedding: {
+        maxEventLoopDelayMs: e.SHED_MAX_EVENT_LOOP_DELAY_MS,
+        maxHeapUsedBytes: e.SHED_MAX_HEAP_USED_BYTES,
+        maxRssBytes: e.SHED_MAX_RSS_BYTES,
+        retryAfterSeconds: e.SHED_RETRY_AFTER_SECONDS,
+      },
+    },
     log: { level: e.LOG_LEVEL, personalData: e.LOG_PERSONAL_DATA },
     database,
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },

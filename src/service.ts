@@ -9,7 +9,8 @@ import type { Config, DatabaseConfig } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
-import type { HealthCheck } from './platform/http/health.routes.js';
+import { dependencyStates, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
+import { startInBackground, type BackgroundStart } from './platform/background-start.js';
 import type { Logger } from './platform/logger.js';
 import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
@@ -92,8 +93,13 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     throw error;
   }
   let accepting = true;
+  // Readiness is UP only while what the HTTP API needs answers (PostgreSQL, the read-model store). Brokers and mirrors
+  // are background components: /health and dependency_up report them; an outage pauses their consumers, not reads.
+  const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
+  const components: Record<string, ComponentProbe> = {};
   const metrics = createMetrics({
     database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
+    dependencies: () => dependencyStates({ checks: healthChecks, components }),
   });
   // Read model: documents projected from the event store; the projector is woken by every local commit.
   const readModel = await openCustomerReadModel(config.readModel, database.pool).catch(async (error: unknown) => {
@@ -111,8 +117,10 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     batchSize: config.readModel.batchSize,
     pollIntervalMs: config.readModel.pollIntervalMs,
   });
-  // Readiness is UP only while every dependency answers: brokers and the read model register their checks here.
-  const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
+  if (config.readModel.mongodb !== undefined) {
+    // A lookup that finds nothing: answers only while MongoDB does.
+    healthChecks.read_model = () => readModel.find({ by: 'email', value: 'readiness-probe@invalid' }).then(() => true);
+  }
   const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({
     metrics,
@@ -132,26 +140,25 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     newId: () => uuidv7(),
     onCommitted: fanOut(corporateWake.customerSaved, corporateWake.userSaved),
   });
-  let corporateNats: CorporateNats | undefined;
+  // A NATS server unreachable at start does not stop the service: it connects in the background (Job mode, which
+  // has its own connection, still exits 1 so that its Job is retried).
+  let corporateNats: BackgroundStart<CorporateNats> | undefined;
   if (config.nats !== undefined) {
-    try {
-      corporateNats = await startCorporateNats({
-        config: config.nats,
-        pool: database.pool,
-        register: registerCorporateCustomer,
-        logger,
-        metrics,
-        wake: corporateWake,
-      });
-    } catch (error) {
-      await readModel.close();
-      await database.close();
-      await tracing.shutdown();
-      throw error;
-    }
-    // A PING/PONG round trip; while the client reconnects it does not answer, and the check's timeout says DOWN.
-    const { connection } = corporateNats;
-    healthChecks.nats = () => connection.flush().then(() => true);
+    const natsConfig = config.nats;
+    const nats = await startInBackground({
+      name: 'nats',
+      logger,
+      start: () =>
+        startCorporateNats({ config: natsConfig, pool: database.pool, register: registerCorporateCustomer, logger, metrics, wake: corporateWake }),
+    });
+    corporateNats = nats;
+    // Once connected, a PING/PONG round trip; while the client reconnects it does not answer, and the probe's timeout says DOWN.
+    components.nats = async () => {
+      const started = nats.current();
+      if (started === undefined) return nats.status();
+      await started.connection.flush();
+      return { status: 'UP' };
+    };
   }
   const app = buildApp({
     extraIntake: [customerRegisteredIntake(registerCorporateCustomer)],
@@ -162,6 +169,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     metrics,
     findCustomer: (key) => readModel.find(key),
     healthChecks,
+    components,
+    loadShedding: config.http.loadShedding,
     accepting: () => accepting,
   });
   let url: string;
@@ -189,7 +198,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       relayWake,
     });
     const flow = kafkaFlow;
-    healthChecks.kafka = () => flow.isReachable();
+    logger.info({ brokers: config.kafka.brokers }, 'Kafka consumer and relay connect in the background: readiness does not wait for the broker');
+    components.kafka = async () => ((await flow.isReachable()) ? { status: 'UP' } : { status: 'DOWN', details: { brokers: config.kafka.brokers } });
   } else {
     logger.info('KAFKA_BROKERS not set: the Kafka consumer and the customer.events relay are off');
   }

@@ -35,6 +35,10 @@ export interface Metrics {
   readonly deadLettersParked: Gauge<'reason'>;
   /** `route` is the route pattern (`/api/v1/customers/:customerId`), never the raw URL, so the label set stays small. */
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
+  /** 1 while a dependency (db, read model, kafka, nats, mirror…) answers, 0 otherwise; sampled at each scrape. */
+  readonly dependencyUp: Gauge<'dependency'>;
+  /** Requests answered 503 by load shedding, by what was over its limit. */
+  readonly requestsShed: Counter<'reason'>;
 }
 
 /** Database-backed gauges: sampled on scrape, so they are right whichever instance wrote the rows. */
@@ -48,6 +52,8 @@ export interface DatabaseGaugeSources {
 export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   readonly database?: DatabaseGaugeSources;
+  /** Every dependency's state (`health.routes.ts` `dependencyStates`), read at each scrape. */
+  readonly dependencies?: () => Promise<Record<string, boolean>>;
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -55,6 +61,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const { database } = options;
+  const dependencies = () => options.dependencies?.() ?? Promise.resolve({});
   return {
     registry,
     customerCreated: new Counter({
@@ -161,6 +168,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'kafka_consumer_lag_messages',
       help: 'Messages of an input partition behind its high watermark after the last commit',
       labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    dependencyUp: new Gauge({
+      name: 'dependency_up',
+      help: 'Whether a dependency answers (1) or not (0): readiness ones (db, read_model) and background ones (kafka, nats, mirrors)',
+      labelNames: ['dependency'],
+      registers,
+      collect: sampled(async () => Object.fromEntries(Object.entries(await dependencies()).map(([name, up]) => [name, up ? 1 : 0])), 'dependency', []),
+    }),
+    requestsShed: new Counter({
+      name: 'http_requests_shed_total',
+      help: 'Requests answered 503 with Retry-After because the process was under pressure',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
+import type { LoadSheddingConfig } from '../../src/config.js';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import type { HealthCheck } from '../../src/platform/http/health.routes.js';
@@ -25,6 +26,7 @@ export interface TestAppOptions {
   /** Replaces the default `{ db }` readiness checks. */
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
+  loadShedding?: LoadSheddingConfig;
 }
 
 export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
@@ -44,6 +46,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
+    ...(options.loadShedding === undefined ? {} : { loadShedding: options.loadShedding }),
   });
   projector.start();
   app.addHook('onClose', () => projector.stop());
