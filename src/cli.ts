@@ -4,11 +4,12 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
+import { pino } from 'pino';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
 import { registerBenchCommand } from './bench.command.js';
 import { registerProjectionsCommand } from './projections.command.js';
-import { openDatabase, startService } from './service.js';
+import { openDatabase, SERVICE_VERSION, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
 import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
 import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
@@ -21,6 +22,7 @@ export const EXIT_INVALID = 2;
 export function buildCli(): Command {
   const program = new Command('customer-service')
     .description('Turns registration events into customer records exactly once, publishes them and answers queries.')
+    .version(SERVICE_VERSION, '-V, --version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride();
 
@@ -34,7 +36,8 @@ export function buildCli(): Command {
     .description('apply pending database migrations and exit (serve also applies them at start)')
     .action(async () => {
       const config = loadConfig();
-      const logger = createLogger(config.log);
+      // Logs go to stderr, as for every command but serve: stdout is for reports.
+      const logger = createLogger(config.log, pino.destination(2));
       const database = await openDatabase(config.database, logger);
       await database.close();
     });
@@ -88,11 +91,33 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT_OK : EXIT_INVALID;
     }
-    if (error instanceof ConfigError || error instanceof InvalidInputError) {
+    if (error instanceof InvalidInputError) {
+      // A usage error of a one-shot command, for the person typing it.
       process.stderr.write(`${error.message}\n`);
       return EXIT_INVALID;
     }
-    process.stderr.write(`customer-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return EXIT_FAILED;
+    const exitCode = error instanceof ConfigError ? EXIT_INVALID : EXIT_FAILED;
+    process.stderr.write(`${failureLine(error, exitCode)}\n`);
+    return exitCode;
   }
+}
+
+/**
+ * A command that could not start or failed, as one JSON log line (the shape of every other log line) that log
+ * collectors can parse, with the exit code it ends with: 2 = configuration (do not retry), 1 = retry later.
+ */
+export function failureLine(error: unknown, exitCode: number): string {
+  const base = { level: 'fatal', time: new Date().toISOString(), service: 'customer-service', exitCode };
+  if (error instanceof ConfigError) {
+    return JSON.stringify({ ...base, code: 'INVALID_CONFIGURATION', problems: error.problems, msg: 'Invalid configuration' });
+  }
+  const err = error instanceof Error ? error : new Error(String(error));
+  const code = (err as { code?: unknown }).code;
+  return JSON.stringify({
+    ...base,
+    code: 'COMMAND_FAILED',
+    // pino's error shape; the stack stays inside the one line.
+    err: { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}), stack: err.stack },
+    msg: `customer-service failed: ${err.message}`,
+  });
 }

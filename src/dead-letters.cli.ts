@@ -14,6 +14,7 @@ import { createRegisterCustomers } from './individual-customers/register-custome
 import { v7 as uuidv7 } from 'uuid';
 import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
 import { createLogger, type Logger } from './platform/logger.js';
+import { createProgress, type Progress } from './platform/progress.js';
 import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
 import { openDatabase } from './service.js';
@@ -93,7 +94,12 @@ export function deadLettersCommand(program: Command): void {
                 },
               }
             : { ids: ids.map(parseId) };
-        const reports = await replayDeadLetters(pool, replayHandlers(config, pool, logger), selection);
+        let progress: Progress | undefined;
+        const reports = await replayDeadLetters(pool, replayHandlers(config, pool, logger), selection, (done, total) => {
+          progress ??= createProgress({ label: 'dead-letters replay', unit: 'letters', total });
+          progress.set(done);
+        });
+        progress?.finish();
         for (const report of reports) process.stdout.write(`${report.id}\t${report.outcome}\t${report.detail}\n`);
         const count = (outcome: string) => reports.filter((report) => report.outcome === outcome).length;
         process.stderr.write(`replayed ${count('replayed')}, rejected ${count('rejected')}, failed ${count('failed')}, skipped ${count('skipped')}\n`);

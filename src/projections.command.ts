@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import { loadConfig } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
+import { pino } from 'pino';
 import { createLogger } from './platform/logger.js';
+import { createProgress } from './platform/progress.js';
 import { rebuildProjection } from './platform/postgres/projection-rebuild.js';
 import { openDatabase } from './service.js';
 
@@ -21,16 +23,19 @@ export function registerProjectionsCommand(program: Command): void {
 
 async function rebuild(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.log);
+  // Logs go to stderr: stdout is the JSON report.
+  const logger = createLogger(config.log, pino.destination(2));
   const database = await openDatabase(config.database, logger);
   try {
     const readModel = await openCustomerReadModel(config.readModel, database.pool);
     try {
+      const progress = createProgress({ label: 'projections rebuild', unit: 'events' });
       const report = await rebuildProjection(database.pool, customerProjection(readModel), {
         logger,
         batchSize: Math.max(config.readModel.batchSize, 1_000),
-        onProgress: (events) => logger.debug({ events }, 'rebuild progress'),
+        onProgress: (events) => progress.set(events),
       });
+      progress.finish();
       process.stdout.write(`${JSON.stringify(report)}\n`);
     } finally {
       await readModel.close();

@@ -12,6 +12,8 @@ import { connectNats } from '../platform/nats/connection.js';
 import { ensureCorporateStreams } from './corporate-nats.js';
 import { SUBSCRIPTION_TIERS, type UserRole } from './domain/company.js';
 import { CLOUDEVENT_SOURCE, CUSTOMER_REGISTERED_TYPE } from './domain/events.js';
+import { createProgress, type Progress } from '../platform/progress.js';
+import { eventsEndpoint } from '../platform/http/service-url.js';
 
 const ADJECTIVES = ['Advanced', 'Global', 'Smart', 'Dynamic', 'Innovative', 'Digital', 'Future', 'Next', 'Prime', 'Elite', 'Quantum', 'Cyber', 'Agile', 'Modern', 'Groovy', 'Cosmic'];
 const KINDS = ['Solutions', 'Technologies', 'Systems', 'Enterprises', 'Labs', 'Ventures', 'Dynamics', 'Innovations', 'Cloud', 'Data', 'Software', 'Partners', 'Group', 'Corp'];
@@ -92,17 +94,32 @@ async function eventsToSend(options: PublishOptions): Promise<{ readonly id: str
 
 export async function publishCustomerRegistered(options: PublishOptions, out: (line: string) => void): Promise<number> {
   const events = await eventsToSend(options);
+  const progress = createProgress({ label: 'publish customer-registered', unit: 'events', total: events.length });
+  try {
+    return await send(options, events, out, progress);
+  } finally {
+    progress.finish();
+  }
+}
+
+async function send(
+  options: PublishOptions,
+  events: readonly { readonly id: string; readonly subject: string; readonly body: string }[],
+  out: (line: string) => void,
+  progress: Progress,
+): Promise<number> {
   if (options.to === 'http') {
     const config = loadConfig();
     const base = options.url ?? `http://127.0.0.1:${config.http.port}`;
     for (const event of events) {
-      const response = await fetch(new URL('/api/v1/events', base), {
+      const response = await fetch(eventsEndpoint(base), {
         method: 'POST',
         headers: { 'content-type': 'application/cloudevents+json' },
         body: event.body,
       });
       const answer = await response.text();
       out(`${response.status} ${event.id} ${event.subject} ${answer}`);
+      progress.add();
       if (response.status >= 500) throw new Error(`the service answered ${response.status}`);
     }
     return events.length;
@@ -117,6 +134,7 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
       for (const event of events) {
         nc.publish(subject, encoder.encode(event.body));
         out(`published ${event.id} ${event.subject} (core NATS)`);
+        progress.add();
       }
       await nc.flush();
       return events.length;
@@ -127,6 +145,7 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
       // Structured mode, as knapscen and Sveltos expect: the whole event is the body, no ce-* headers.
       const ack = await js.publish(subject, encoder.encode(event.body), { msgID: event.id });
       out(`published ${event.id} ${event.subject} seq=${ack.seq}${ack.duplicate ? ' (duplicate)' : ''}`);
+      progress.add();
     }
   } finally {
     await nc.close();

@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { createKafkaClient } from '../platform/kafka/client.js';
 import { createLogger } from '../platform/logger.js';
+import { createProgress, type Progress } from '../platform/progress.js';
+import { eventsEndpoint } from '../platform/http/service-url.js';
 import { InvalidInputError } from '../platform/validation.js';
 import { createUserRegisteredGenerator } from './user-registered.generator.js';
 
@@ -39,7 +41,7 @@ export function publishUserRegisteredCommand(program: Command): void {
     .option('--count <n>', 'how many generated events', '1')
     .option('--file <path>', 'send these events instead (JSON object, JSON array, or one message per line)')
     .option('--to <target>', 'kafka or http', 'kafka')
-    .option('--url <url>', 'with --to http: the endpoint (default http://127.0.0.1:$PORT/api/v1/events)')
+    .option('--url <url>', 'with --to http: base URL of the service (default http://127.0.0.1:$PORT)')
     .option('--topic <name>', 'with --to kafka: the topic (default $KAFKA_INPUT_TOPIC)')
     .option('--concurrency <n>', 'with --to http: requests in flight', '16')
     .action(async (options: PublishOptions) => {
@@ -48,7 +50,10 @@ export function publishUserRegisteredCommand(program: Command): void {
       if (options.to !== 'kafka' && options.to !== 'http') throw InvalidInputError.of('INVALID_VALUE', '--to', `expected kafka or http, got "${options.to}"`);
       const events = options.file === undefined ? generated(count) : await fromFile(options.file);
       const started = performance.now();
-      const result = options.to === 'kafka' ? await toKafka(config, events, options.topic) : await toHttp(config, events, options);
+      const progress = createProgress({ label: 'publish user-registered', unit: 'events', total: events.length });
+      const result =
+        options.to === 'kafka' ? await toKafka(config, events, options.topic, progress) : await toHttp(config, events, options, progress);
+      progress.finish();
       const seconds = (performance.now() - started) / 1000;
       process.stdout.write(
         `${JSON.stringify({ ...result, to: options.to, seconds: Number(seconds.toFixed(3)), perSecond: Math.round(events.length / Math.max(seconds, 0.001)) })}\n`,
@@ -88,7 +93,12 @@ async function fromFile(path: string): Promise<OutgoingEvent[]> {
   });
 }
 
-async function toKafka(config: Config, events: readonly OutgoingEvent[], topicOption: string | undefined): Promise<{ sent: number; topic: string }> {
+async function toKafka(
+  config: Config,
+  events: readonly OutgoingEvent[],
+  topicOption: string | undefined,
+  progress: Progress,
+): Promise<{ sent: number; topic: string }> {
   if (config.kafka.brokers.length === 0) throw InvalidInputError.of('MISSING_FIELD', 'KAFKA_BROKERS', 'is required for --to kafka');
   const topic = topicOption ?? config.kafka.inputTopic;
   const kafka = createKafkaClient(config.kafka, createLogger(config.log, pino.destination(2)));
@@ -105,6 +115,7 @@ async function toKafka(config: Config, events: readonly OutgoingEvent[], topicOp
           headers: { eventType: 'UserRegistered', 'content-type': 'application/json', ...(event.eventId === null ? {} : { eventId: event.eventId }) },
         })),
       });
+      progress.add(Math.min(1000, events.length - index));
     }
   } finally {
     await producer.disconnect();
@@ -112,8 +123,13 @@ async function toKafka(config: Config, events: readonly OutgoingEvent[], topicOp
   return { sent: events.length, topic };
 }
 
-async function toHttp(config: Config, events: readonly OutgoingEvent[], options: PublishOptions): Promise<{ sent: number; url: string; statuses: Record<string, number>; failed: number }> {
-  const url = options.url ?? `http://127.0.0.1:${config.http.port}/api/v1/events`;
+async function toHttp(
+  config: Config,
+  events: readonly OutgoingEvent[],
+  options: PublishOptions,
+  progress: Progress,
+): Promise<{ sent: number; url: string; statuses: Record<string, number>; failed: number }> {
+  const url = eventsEndpoint(options.url ?? `http://127.0.0.1:${config.http.port}`);
   const concurrency = positive('--concurrency', options.concurrency);
   const statuses: Record<string, number> = {};
   let failed = 0;
@@ -130,6 +146,7 @@ async function toHttp(config: Config, events: readonly OutgoingEvent[], options:
         statuses.unreachable = (statuses.unreachable ?? 0) + 1;
         failed += 1;
       }
+      progress.add();
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, events.length) }, worker));

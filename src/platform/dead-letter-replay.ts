@@ -28,6 +28,7 @@ export async function replayDeadLetters(
   pool: Pool,
   handlers: ReplayHandlers,
   selection: { readonly ids: readonly string[] } | { readonly filter: DeadLetterFilter },
+  onProgress?: (done: number, total: number) => void,
 ): Promise<ReplayReport[]> {
   const letters: (DeadLetter | string)[] =
     'ids' in selection
@@ -35,6 +36,7 @@ export async function replayDeadLetters(
       : await listDeadLetters(pool, { ...selection.filter, status: 'parked' });
   const reports: ReplayReport[] = [];
   for (const letter of letters) {
+    onProgress?.(reports.length, letters.length);
     if (typeof letter === 'string') {
       reports.push({ id: letter, outcome: 'skipped', detail: 'no such dead letter' });
       continue;
@@ -60,5 +62,6 @@ export async function replayDeadLetters(
       reports.push({ id: letter.id, outcome: 'failed', detail: error instanceof Error ? error.message : String(error) });
     }
   }
+  onProgress?.(reports.length, letters.length);
   return reports;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
@@ -21,6 +22,42 @@ describe('customer-service command line', () => {
     const result = await run(args);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Usage: customer-service/);
+  });
+
+  it('prints its version with --version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await run([flag]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`${version}\n`);
+    }
+  });
+
+  it('reports bad configuration as one JSON log line with exit code 2', async () => {
+    const result = await run(['serve'], { PORT: 'eighty' });
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 'fatal', exitCode: 2, code: 'INVALID_CONFIGURATION', problems: [expect.stringMatching(/^PORT: /)] });
+  });
+
+  it('reports a start-up failure (database unreachable) as one JSON log line with exit code 1, no bare stack trace', async () => {
+    const result = await run(['serve'], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ level: 'fatal', exitCode: 1, code: 'COMMAND_FAILED', err: { message: expect.stringContaining('ECONNREFUSED') } });
+    expect(result.stderr).not.toContain('secret');
+  });
+
+  it('publish: a progress line and the summary on stderr, the JSON report alone on stdout; --url is the base URL', async () => {
+    // Nothing listens on port 1: every request fails, which the report counts (exit 1).
+    const result = await run(['publish', 'user-registered', '--count', '5', '--to', 'http', '--url', 'http://127.0.0.1:1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^publish user-registered: 5\/5 events \(100%\), \d+\/s, [\d.]+ s, done$/m);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ url: 'http://127.0.0.1:1/api/v1/events', failed: 5, statuses: { unreachable: 5 } });
   });
 
   it('exits 2 on an unknown command', async () => {

@@ -135,7 +135,9 @@ describe('the service on Kafka, end to end', () => {
       expect(discarded.code).toBe(0);
       const after = await cli(['dead-letters', 'list', '--json']);
       expect(after.stdout.trim()).toBe('');
-      expect((await cli(['dead-letters', 'replay', '--all'])).code).toBe(0);
+      const all = await cli(['dead-letters', 'replay', '--all']);
+      expect(all.code).toBe(0);
+      expect(all.stderr).toMatch(/^dead-letters replay: (\d+)\/\1 letters \(100%\), .*, done$/m);
       expect((await cli(['dead-letters', 'show', '999999'])).code).toBe(2);
 
       const overHttp = await cli(['publish', 'user-registered', '--count', '3', '--to', 'http', '--url', `http://127.0.0.1:${port}/api/v1/events`]);

@@ -37,9 +37,12 @@ describe('customer-service projections rebuild', () => {
       return documents.length === 5 ? documents : undefined;
     });
 
-    const result = await run(['projections', 'rebuild'], { DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
-    expect(result.stderr).toBe('');
+    const result = await run(['projections', 'rebuild'], { DATABASE_URL: db.url, LOG_LEVEL: 'info' });
     expect(result.code).toBe(0);
+    // Logs and the progress line on stderr; stdout is the JSON report alone.
+    expect(result.stderr).toContain('rebuilding projection into a fresh generation');
+    expect(result.stderr).toMatch(/^projections rebuild: 5 events, \d+\/s, [\d.]+ s, done$/m);
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(result.stdout)).toEqual({ projection: 'customers', previousGeneration: 1, generation: 2, events: 5 });
     expect(await readModel.list('active')).toStrictEqual(live);
   });
