@@ -5,10 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { IntakeHandlers } from '../intake/events.routes.js';
-import { jsonSchemaOf, problemSchema } from '../platform/http/openapi.js';
+import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { InvalidInputError } from '../platform/validation.js';
-import { parseCustomerRegistered } from './customer-registered.schema.js';
+import { companyDataSchema, parseCustomerRegistered } from './customer-registered.schema.js';
 import { parseCompanyId, SUBSCRIPTION_TIERS, USER_ROLES, type Company, type CompanyId } from './domain/company.js';
 import { customerSavedData, CUSTOMER_REGISTERED_TYPE } from './domain/events.js';
 import type { RegisterCorporateCustomer } from './register-corporate-customer.js';
@@ -37,7 +37,11 @@ export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindC
         tags: ['corporate customers'],
         summary: 'Corporate customer (company) with its users',
         params: { type: 'object', properties: { id: { type: 'string', description: 'company id (UUID)' } }, required: ['id'] },
-        response: { 200: jsonSchemaOf(companyDocumentSchema), 400: problemSchema, 404: problemSchema },
+        response: {
+          200: jsonSchemaOf(companyDocumentSchema),
+          400: problemResponse('Malformed id', { INVALID_UUID: 'the id is not a UUID' }),
+          404: problemResponse('No such company', { CUSTOMER_NOT_FOUND: 'no corporate customer has this id' }),
+        },
       },
     },
     async (request) => {
@@ -55,6 +59,13 @@ export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindC
 /** The knapscen CloudEvent over HTTP (structured or binary); 201 created, 200 duplicate, 409 `EMAIL_TAKEN`. */
 export function customerRegisteredIntake(register: RegisterCorporateCustomer): IntakeHandlers {
   return {
+    documentation: {
+      cloudEventData: { [CUSTOMER_REGISTERED_TYPE]: jsonSchemaOf(companyDataSchema, 'input') },
+      conflicts: {
+        EMAIL_TAKEN: 'a user e-mail already belongs to another company',
+        INVALID_VALUE: 'the event id was already processed for another company',
+      },
+    },
     cloudEvents: {
       [CUSTOMER_REGISTERED_TYPE]: async (event, trace) => {
         const parsed = parseCustomerRegistered(event);

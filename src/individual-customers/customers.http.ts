@@ -3,7 +3,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
-import { jsonSchemaOf, problemSchema } from '../platform/http/openapi.js';
+import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { contextFromTraceContext, inSpan, traceContextOfSpan } from '../platform/telemetry/index.js';
 import { InvalidInputError } from '../platform/validation.js';
@@ -13,7 +13,7 @@ import { parseCustomerNumber } from './domain/customer-number.js';
 import { parseCustomerId, parseUserId } from './domain/ids.js';
 import type { CustomerKey } from './customer-store.js';
 import type { RegisterCustomers } from './register-customers.js';
-import { parseUserRegistered, USER_REGISTERED } from './user-registered.schema.js';
+import { parseUserRegistered, USER_REGISTERED, userRegisteredSchema } from './user-registered.schema.js';
 import { z } from 'zod';
 
 /** The read side the lookups use: the read model (`CustomerReadModel.find`), projected from the event store. */
@@ -53,7 +53,15 @@ const lookupSchema = (param: string, description: string) => ({
   tags: ['customers'],
   summary: `Customer by ${description}`,
   params: { type: 'object', properties: { [param]: { type: 'string', description } }, required: [param] },
-  response: { 200: jsonSchemaOf(customerDocumentSchema), 400: problemSchema, 404: problemSchema },
+  response: {
+    200: jsonSchemaOf(customerDocumentSchema),
+    400: problemResponse('Malformed key', {
+      INVALID_UUID: 'a customer or user id that is not a UUID',
+      INVALID_VALUE: 'a customer number not of the form PREFIX-YYYYMM-NNNNNN',
+      INVALID_EMAIL: 'not an e-mail address',
+    }),
+    404: problemResponse('No such customer', { CUSTOMER_NOT_FOUND: 'no customer has this key' }),
+  },
 });
 
 export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer): void {
@@ -126,6 +134,11 @@ export function userRegisteredIntake(register: RegisterCustomers): IntakeHandler
   return {
     envelopes: { [USER_REGISTERED]: (body, trace) => handle(body, trace, '') },
     cloudEvents: { 'com.acme.identity.user.registered': (event, trace) => handle(event.data, trace, 'data') },
+    documentation: {
+      envelopes: { [USER_REGISTERED]: jsonSchemaOf(userRegisteredSchema, 'input') },
+      cloudEventData: { 'com.acme.identity.user.registered': jsonSchemaOf(userRegisteredSchema, 'input') },
+      conflicts: { INVALID_VALUE: 'the eventId was already processed for another user' },
+    },
   };
 }
 

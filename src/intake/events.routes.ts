@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
-import { problemSchema } from '../platform/http/openapi.js';
+import { problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { logOutcome } from '../platform/outcome-log.js';
 import { traceContextFromHeaders, type TraceContext } from '../platform/telemetry/index.js';
@@ -22,7 +22,31 @@ export interface IntakeResult {
 export interface IntakeHandlers {
   readonly envelopes?: Readonly<Record<string, (body: unknown, trace: TraceContext) => Promise<IntakeResult>>>;
   readonly cloudEvents?: Readonly<Record<string, (event: CloudEvent, trace: TraceContext) => Promise<IntakeResult>>>;
+  /** For `/openapi.json`: JSON Schemas of the plain envelopes and of CloudEvent `data`, and the 409 codes the flow answers. */
+  readonly documentation?: {
+    readonly envelopes?: Readonly<Record<string, Record<string, unknown>>>;
+    readonly cloudEventData?: Readonly<Record<string, Record<string, unknown>>>;
+    readonly conflicts?: Readonly<Record<string, string>>;
+  };
 }
+
+/** Reason codes of invalid input (400), whichever flow validates it. */
+const INVALID_INPUT_CODES: Readonly<Record<string, string>> = {
+  MALFORMED_JSON: 'the body is not JSON, or is empty',
+  MISSING_FIELD: 'a required field is absent',
+  INVALID_TYPE: 'a field (or the body) has the wrong JSON type',
+  INVALID_EMAIL: 'not an e-mail address',
+  INVALID_UUID: 'not a UUID',
+  INVALID_TIMESTAMP: 'not an RFC 3339 timestamp, or implausible',
+  INVALID_VALUE: 'a value outside what the field accepts',
+  FIELD_EMPTY: 'an empty string where text is required',
+  FIELD_TOO_LONG: 'a string over its length bound',
+  INVALID_CLOUDEVENT: 'a CloudEvent missing or misusing a required attribute',
+  UNKNOWN_TIER: 'a subscription_tier other than basic, groovy, far-out',
+  UNKNOWN_ROLE: 'a user role that is not known',
+  DUPLICATE_EMAIL: 'two users of one registration share an e-mail',
+  UNSUPPORTED_EVENT_VERSION: 'an eventVersion whose major version is not supported',
+};
 
 const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 
@@ -40,6 +64,27 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     }
   });
 
+  const documentation = handlers.map((handler) => handler.documentation ?? {});
+  const merged = (pick: (doc: NonNullable<IntakeHandlers['documentation']>) => Readonly<Record<string, unknown>> | undefined) =>
+    Object.assign({}, ...documentation.map((doc) => pick(doc) ?? {})) as Record<string, Record<string, unknown>>;
+  const envelopeSchemas = Object.entries(merged((doc) => doc.envelopes)).map(([eventType, schema]) => ({ ...schema, title: eventType }));
+  const cloudEventSchemas = Object.entries(merged((doc) => doc.cloudEventData)).map(([type, data]) => ({
+    title: `CloudEvent ${type}`,
+    type: 'object',
+    required: ['specversion', 'id', 'source', 'type', 'data'],
+    properties: {
+      specversion: { type: 'string', enum: ['1.0'] },
+      id: { type: 'string', minLength: 1 },
+      source: { type: 'string', minLength: 1 },
+      type: { type: 'string', enum: [type] },
+      subject: { type: 'string' },
+      time: { type: 'string', format: 'date-time' },
+      datacontenttype: { type: 'string' },
+      data,
+    },
+    additionalProperties: true,
+  }));
+  const conflicts = merged((doc) => doc.conflicts) as unknown as Record<string, string>;
   const outcomeSchema = {
     type: 'object',
     properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate'] } },
@@ -51,7 +96,23 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     description:
       'A plain UserRegistered envelope (application/json), or a CloudEvent (structured application/cloudevents+json, or binary ' +
       `with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it created, 200 when it was a duplicate.`,
-    response: { 200: outcomeSchema, 201: outcomeSchema, 400: problemSchema, 413: problemSchema, 415: problemSchema, 503: problemSchema },
+    body: {
+      content: {
+        'application/json': { schema: { oneOf: envelopeSchemas } },
+        [CLOUDEVENTS_JSON]: { schema: { oneOf: cloudEventSchemas } },
+      },
+    },
+    response: {
+      200: { ...outcomeSchema, description: 'A duplicate: the customer already existed' },
+      201: { ...outcomeSchema, description: 'The customer was created' },
+      400: problemResponse('Invalid input', INVALID_INPUT_CODES),
+      ...(Object.keys(conflicts).length === 0 ? {} : { 409: problemResponse('Conflicts with what is stored', conflicts) }),
+      413: problemResponse('Too large', { PAYLOAD_TOO_LARGE: 'the body exceeds HTTP_BODY_LIMIT_BYTES' }),
+      415: problemResponse('Unsupported content or event type', {
+        UNSUPPORTED_CONTENT_TYPE: 'neither application/json nor a CloudEvent',
+        UNSUPPORTED_EVENT_TYPE: 'an eventType or CloudEvent type no flow handles',
+      }),
+    },
   };
 
   app.post('/api/v1/events', { schema }, async (request, reply) => {

@@ -8,8 +8,50 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 
+const STATUS_SUMMARY: Readonly<Record<number, string>> = {
+  401: 'Unauthenticated',
+  403: 'Forbidden',
+  429: 'Too many requests',
+  503: 'Unavailable for now',
+};
+
+/**
+ * Problems any `/api/` route may answer besides its own, by status: code → when. Added to every API route's
+ * description by `registerOpenApi`; authentication adds its 401/403/429 here.
+ */
+export const API_PROBLEMS: Record<number, Record<string, string>> = {
+  503: {
+    OVERLOADED: 'load shedding: the instance is under pressure (event-loop delay, memory); retry after Retry-After',
+    SERVICE_UNAVAILABLE: 'a dependency (PostgreSQL) is unavailable; retry after Retry-After',
+  },
+};
+
+/** A problem+json response documenting its reason codes: the `code` member is one of `codes`. */
+export function problemResponse(summary: string, codes: Readonly<Record<string, string>>): Record<string, unknown> {
+  return {
+    ...problemSchema,
+    description: `${summary}. Codes: ${Object.entries(codes)
+      .map(([code, when]) => `\`${code}\` (${when})`)
+      .join('; ')}`,
+    properties: { ...problemSchema.properties, code: { type: 'string', enum: Object.keys(codes) } },
+  };
+}
+
 export function registerOpenApi(app: FastifyInstance): void {
   app.setValidatorCompiler(() => () => true);
+  // Every API route also answers the service-wide problems (load shedding, database gone…).
+  app.addHook('onRoute', (route) => {
+    if (!route.url.startsWith('/api/')) return;
+    const schema = (route.schema ?? {}) as { response?: Record<string, unknown> };
+    const response = { ...schema.response };
+    for (const [status, codes] of Object.entries(API_PROBLEMS)) {
+      const existing = response[status] as { properties?: { code?: { enum?: string[] } } } | undefined;
+      const known = existing?.properties?.code?.enum ?? [];
+      const merged = { ...Object.fromEntries(known.map((code) => [code, 'see the route'])), ...codes };
+      response[status] = problemResponse(STATUS_SUMMARY[Number(status)] ?? `HTTP ${status}`, merged);
+    }
+    route.schema = { ...schema, response };
+  });
   // Registered at the root, before the routes' plugin, so it sees every route.
   void app.register(swagger, {
     openapi: {
@@ -22,6 +64,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'customers', description: 'Individual customers (ACME read API)' },
         { name: 'events', description: 'Event intake over HTTP' },
         { name: 'operations', description: 'Health and metrics' },
+        { name: 'corporate customers', description: 'Corporate customers (knapscen)' },
       ],
     },
   });

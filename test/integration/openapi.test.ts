@@ -1,0 +1,147 @@
+/**
+ * `/openapi.json` is checked against the routes (issue #19): every route the app registers is described, every
+ * request body of POST /api/v1/events is, and every answer the routes really give (status and problem code) is one the
+ * description lists for that route.
+ */
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v4 as uuidv4 } from 'uuid';
+import { buildApp } from '../../src/app.js';
+import { findCompany } from '../../src/corporate-customers/company-store.js';
+import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
+import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
+import { createMetrics } from '../../src/platform/metrics.js';
+import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
+import { userRegistered } from '../support/events.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { registerCustomersOn } from '../support/service.js';
+
+interface Operation {
+  requestBody?: { content: Record<string, { schema: { oneOf?: { title?: string }[] } }> };
+  responses: Record<string, { description?: string; content?: Record<string, { schema: { properties?: { code?: { enum?: string[] } } } }> }>;
+}
+interface Document {
+  paths: Record<string, Record<string, Operation>>;
+}
+
+let db: TestDatabase;
+let app: FastifyInstance;
+const routes: { method: string; url: string; hidden: boolean }[] = [];
+let document: Document;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = buildApp({
+    logger: pino({ level: 'silent' }),
+    bodyLimitBytes: 64 * 1024,
+    registerCustomers: registerCustomersOn(db.pool),
+    findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
+    metrics: createMetrics({ defaultMetrics: false }),
+    healthChecks: {},
+    extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
+    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
+  });
+  // The routes plugin runs at ready(): this hook sees every route it adds.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      routes.push({ method: method.toLowerCase(), url: route.url, hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true });
+    }
+  });
+  await app.ready();
+  document = (await app.inject({ url: '/openapi.json' })).json<Document>();
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.drop();
+});
+
+const openApiPath = (url: string) => url.replace(/:([A-Za-z]+)/g, '{$1}');
+const operation = (method: string, url: string) => document.paths[openApiPath(url)]?.[method];
+
+describe('/openapi.json against the routes', () => {
+  it('describes every route the service registers (except the description itself and the docs page)', () => {
+    const described = routes.filter((route) => !route.hidden && route.method !== 'head' && !route.url.startsWith('/docs'));
+    expect(described.length).toBeGreaterThan(8);
+    const missing = described.filter((route) => operation(route.method, route.url) === undefined).map((route) => `${route.method} ${route.url}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('describes the request bodies of POST /api/v1/events: the plain envelope and every CloudEvent type', () => {
+    const body = operation('post', '/api/v1/events')?.requestBody?.content;
+    expect(body?.['application/json']?.schema.oneOf?.map((schema) => schema.title)).toEqual(['UserRegistered']);
+    expect(body?.['application/cloudevents+json']?.schema.oneOf?.map((schema) => schema.title)).toEqual([
+      'CloudEvent com.acme.identity.user.registered',
+      'CloudEvent disco.knapscen.customer.registered',
+    ]);
+  });
+
+  it('lists 503 (OVERLOADED, SERVICE_UNAVAILABLE) on every API route, and 409 on the intake', () => {
+    for (const route of routes.filter((candidate) => candidate.url.startsWith('/api/') && candidate.method !== 'head')) {
+      const codes = operation(route.method, route.url)?.responses['503']?.content?.['application/json']?.schema.properties?.code?.enum;
+      expect(codes, `${route.method} ${route.url}`).toEqual(expect.arrayContaining(['OVERLOADED', 'SERVICE_UNAVAILABLE']));
+    }
+    expect(operation('post', '/api/v1/events')?.responses['409']?.content?.['application/json']?.schema.properties?.code?.enum).toEqual(
+      expect.arrayContaining(['EMAIL_TAKEN']),
+    );
+  });
+
+  it('documents every status and problem code the routes really answer', async () => {
+    const json = { 'content-type': 'application/json' };
+    const cloudEvent = { 'content-type': 'application/cloudevents+json' };
+    const company = uniqueEvent();
+    const sameEmails = uniqueEvent();
+    sameEmails.data.users = company.data.users;
+    const event = userRegistered();
+    const requests: { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string }[] = [
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify(event) },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify(event) },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: '{not json' },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ eventType: 'UserRegistered' }) },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ eventType: 'Unknown' }) },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ ...userRegistered(), eventVersion: '2.0' }) },
+      { method: 'POST', url: '/api/v1/events', headers: { 'content-type': 'text/plain' }, payload: 'hello' },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ padding: 'x'.repeat(70_000) }) },
+      { method: 'POST', url: '/api/v1/events', headers: cloudEvent, payload: JSON.stringify({ specversion: '1.0' }) },
+      { method: 'POST', url: '/api/v1/events', headers: cloudEvent, payload: JSON.stringify(company) },
+      { method: 'POST', url: '/api/v1/events', headers: cloudEvent, payload: JSON.stringify(sameEmails) },
+      { method: 'GET', url: `/api/v1/customers/${uuidv4()}` },
+      { method: 'GET', url: '/api/v1/customers/not-a-uuid' },
+      { method: 'GET', url: '/api/v1/customers/by-number/ACME-1' },
+      { method: 'GET', url: '/api/v1/customers/by-email/not-an-email' },
+      { method: 'GET', url: `/api/v1/customers/by-user/${event.payload.userId}` },
+      { method: 'GET', url: `/api/v1/corporate-customers/${uuidv4()}` },
+      { method: 'GET', url: '/api/v1/corporate-customers/x' },
+      { method: 'GET', url: '/health/live' },
+      { method: 'GET', url: '/health/ready' },
+      { method: 'GET', url: '/health' },
+      { method: 'GET', url: '/metrics' },
+    ];
+    const seen = new Set<string>();
+    const undocumented: string[] = [];
+    for (const request of requests) {
+      const response = await app.inject(request);
+      const route = routes.find((candidate) => candidate.method === request.method.toLowerCase() && matches(candidate.url, request.url.split('?')[0] ?? ''));
+      const documented = route === undefined ? undefined : operation(route.method, route.url)?.responses[String(response.statusCode)];
+      const code = response.headers['content-type']?.includes('problem+json') ? response.json<{ code: string }>().code : undefined;
+      seen.add(`${response.statusCode}${code === undefined ? '' : ` ${code}`}`);
+      const codes = documented?.content?.['application/json']?.schema.properties?.code?.enum;
+      if (documented === undefined || (code !== undefined && !(codes ?? []).includes(code))) {
+        undocumented.push(`${request.method} ${request.url} -> ${response.statusCode} ${code ?? ''}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+    // The requests above really reach these answers (so the check covers them).
+    expect([...seen]).toEqual(
+      expect.arrayContaining(['201', '200', '400 MALFORMED_JSON', '400 MISSING_FIELD', '400 UNSUPPORTED_EVENT_VERSION', '413 PAYLOAD_TOO_LARGE',
+        '415 UNSUPPORTED_CONTENT_TYPE', '415 UNSUPPORTED_EVENT_TYPE', '400 INVALID_CLOUDEVENT', '409 EMAIL_TAKEN', '404 CUSTOMER_NOT_FOUND',
+        '400 INVALID_UUID', '400 INVALID_VALUE', '400 INVALID_EMAIL']),
+    );
+  });
+});
+
+function matches(pattern: string, url: string): boolean {
+  const regex = new RegExp(`^${pattern.replace(/:[A-Za-z]+/g, '[^/]+')}$`);
+  return regex.test(url) && !(pattern.endsWith('/:customerId') && /\/by-(user|number|email)\//.test(url));
+}
