@@ -59,6 +59,16 @@ async function startService(port: number): Promise<ChildProcess> {
     (status) => status === 200,
     { what: 'the service to be ready', timeoutMs: 30_000, intervalMs: 200 },
   );
+  // Readiness does not wait for the broker (a broker outage must not take reads down); this test wants it connected.
+  await eventually(
+    () =>
+      fetch(`http://127.0.0.1:${port}/health`).then(
+        async (response) => ((await response.json()) as { components: { kafka?: { status: string } } }).components.kafka?.status,
+        () => undefined,
+      ),
+    (status) => status === 'UP',
+    { what: 'the service connected to Kafka', timeoutMs: 30_000, intervalMs: 200 },
+  );
   return child;
 }
 
