@@ -14,7 +14,8 @@ import { InvalidInputError } from '../platform/validation.js';
 export type { TraceContext };
 
 export interface IntakeResult {
-  readonly outcome: 'created' | 'duplicate';
+  /** `created` answers 201; the others (`activated`: a state change of an existing aggregate) 200. */
+  readonly outcome: 'created' | 'duplicate' | 'activated';
   readonly body: Readonly<Record<string, unknown>>;
 }
 
@@ -87,15 +88,16 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
   const conflicts = merged((doc) => doc.conflicts) as unknown as Record<string, string>;
   const outcomeSchema = {
     type: 'object',
-    properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate'] } },
+    properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate', 'activated'] } },
     additionalProperties: true,
   };
   const schema = {
     tags: ['events'],
     summary: 'Ingest one event',
     description:
-      'A plain UserRegistered envelope (application/json), or a CloudEvent (structured application/cloudevents+json, or binary ' +
-      `with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it created, 200 when it was a duplicate.`,
+      `A plain envelope of type ${Object.keys(envelopes).join(', ')} (application/json), or a CloudEvent (structured ` +
+      `application/cloudevents+json, or binary with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it ` +
+      'created, 200 when it activated or was a duplicate, 409 when it conflicts with what is stored (e.g. the customer it refers to does not exist).',
     body: {
       content: {
         'application/json': { schema: { oneOf: envelopeSchemas } },
@@ -103,7 +105,7 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
       },
     },
     response: {
-      200: { ...outcomeSchema, description: 'A duplicate: the customer already existed' },
+      200: { ...outcomeSchema, description: 'Activated, or a duplicate (nothing new was written)' },
       201: { ...outcomeSchema, description: 'The customer was created' },
       400: problemResponse('Invalid input', INVALID_INPUT_CODES),
       ...(Object.keys(conflicts).length === 0 ? {} : { 409: problemResponse('Conflicts with what is stored', conflicts) }),

@@ -13,9 +13,9 @@ import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/cor
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
-import { userRegistered } from '../support/events.js';
+import { userActivated, userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { registerCustomersOn } from '../support/service.js';
+import { activateCustomersOn, registerCustomersOn } from '../support/service.js';
 
 interface Operation {
   requestBody?: { content: Record<string, { schema: { oneOf?: { title?: string }[] } }> };
@@ -36,6 +36,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     bodyLimitBytes: 64 * 1024,
     registerCustomers: registerCustomersOn(db.pool),
+    activateCustomers: activateCustomersOn(db.pool),
     findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
     metrics: createMetrics({ defaultMetrics: false }),
     healthChecks: {},
@@ -70,9 +71,10 @@ describe('/openapi.json against the routes', () => {
 
   it('describes the request bodies of POST /api/v1/events: the plain envelope and every CloudEvent type', () => {
     const body = operation('post', '/api/v1/events')?.requestBody?.content;
-    expect(body?.['application/json']?.schema.oneOf?.map((schema) => schema.title)).toEqual(['UserRegistered']);
+    expect(body?.['application/json']?.schema.oneOf?.map((schema) => schema.title)).toEqual(['UserRegistered', 'UserActivated']);
     expect(body?.['application/cloudevents+json']?.schema.oneOf?.map((schema) => schema.title)).toEqual([
       'CloudEvent com.acme.identity.user.registered',
+      'CloudEvent com.acme.identity.user.activated',
       'CloudEvent disco.knapscen.customer.registered',
     ]);
   });
@@ -83,7 +85,7 @@ describe('/openapi.json against the routes', () => {
       expect(codes, `${route.method} ${route.url}`).toEqual(expect.arrayContaining(['OVERLOADED', 'SERVICE_UNAVAILABLE']));
     }
     expect(operation('post', '/api/v1/events')?.responses['409']?.content?.['application/json']?.schema.properties?.code?.enum).toEqual(
-      expect.arrayContaining(['EMAIL_TAKEN']),
+      expect.arrayContaining(['EMAIL_TAKEN', 'CUSTOMER_NOT_FOUND']),
     );
   });
 
@@ -97,6 +99,7 @@ describe('/openapi.json against the routes', () => {
     const requests: { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string }[] = [
       { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify(event) },
       { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify(event) },
+      { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify(userActivated(uuidv4())) },
       { method: 'POST', url: '/api/v1/events', headers: json, payload: '{not json' },
       { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ eventType: 'UserRegistered' }) },
       { method: 'POST', url: '/api/v1/events', headers: json, payload: JSON.stringify({ eventType: 'Unknown' }) },
@@ -136,7 +139,7 @@ describe('/openapi.json against the routes', () => {
     // The requests above really reach these answers (so the check covers them).
     expect([...seen]).toEqual(
       expect.arrayContaining(['201', '200', '400 MALFORMED_JSON', '400 MISSING_FIELD', '400 UNSUPPORTED_EVENT_VERSION', '413 PAYLOAD_TOO_LARGE',
-        '415 UNSUPPORTED_CONTENT_TYPE', '415 UNSUPPORTED_EVENT_TYPE', '400 INVALID_CLOUDEVENT', '409 EMAIL_TAKEN', '404 CUSTOMER_NOT_FOUND',
+        '415 UNSUPPORTED_CONTENT_TYPE', '415 UNSUPPORTED_EVENT_TYPE', '400 INVALID_CLOUDEVENT', '409 EMAIL_TAKEN', '409 CUSTOMER_NOT_FOUND', '404 CUSTOMER_NOT_FOUND',
         '400 INVALID_UUID', '400 INVALID_VALUE', '400 INVALID_EMAIL']),
     );
   });
