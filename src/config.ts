@@ -71,6 +71,8 @@ const environmentSchema = z.object({
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  // Set by the image build (Dockerfile ARG REVISION): the source revision `build_info` reports.
+  BUILD_REVISION: z.string().min(1).max(100).default('unknown'),
   // Load shedding: over any limit, API requests get 503 + Retry-After (health and metrics stay answered); 0 turns a limit off.
   SHED_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
   SHED_MAX_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(0),
@@ -202,6 +204,8 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
+  /** The source revision of this build (`build_info`). */
+  readonly buildRevision: string;
   readonly kafka: KafkaConfig;
   readonly tracing: TracingConfig;
   /** The query side: MongoDB when a URL is given, else the PostgreSQL read model; projector tuning. */
@@ -279,6 +283,7 @@ export function loadConfig(env: Environment = process.env): Config {
     database,
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    buildRevision: e.BUILD_REVISION,
     kafka,
     tracing: tracingConfig(e),
     readModel: {

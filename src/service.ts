@@ -101,6 +101,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const metrics = createMetrics({
     database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
     dependencies: () => dependencyStates({ checks: healthChecks, components }),
+    build: { version: SERVICE_VERSION, revision: config.buildRevision },
   });
   // Read model: documents projected from the event store; the projector is woken by every local commit.
   const readModel = await openCustomerReadModel(config.readModel, database.pool).catch(async (error: unknown) => {

@@ -39,6 +39,8 @@ export interface Metrics {
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   /** 1 while a dependency (db, read model, kafka, nats, mirror…) answers, 0 otherwise; sampled at each scrape. */
   readonly dependencyUp: Gauge<'dependency'>;
+  /** Always 1; its labels say which build runs (version, source revision, Node.js version). */
+  readonly buildInfo: Gauge<'version' | 'revision' | 'nodejs'>;
   /** Requests answered 503 by load shedding, by what was over its limit. */
   readonly requestsShed: Counter<'reason'>;
 }
@@ -54,6 +56,8 @@ export interface DatabaseGaugeSources {
 export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   readonly database?: DatabaseGaugeSources;
+  /** What `build_info` reports; absent in tests that do not care. */
+  readonly build?: { readonly version: string; readonly revision: string };
   /** Every dependency's state (`health.routes.ts` `dependencyStates`), read at each scrape. */
   readonly dependencies?: () => Promise<Record<string, boolean>>;
 }
@@ -185,6 +189,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers,
       collect: sampled(async () => Object.fromEntries(Object.entries(await dependencies()).map(([name, up]) => [name, up ? 1 : 0])), 'dependency', []),
     }),
+    buildInfo: (() => {
+      const gauge = new Gauge({
+        name: 'build_info',
+        help: 'The build that runs: version, source revision and Node.js version as labels; always 1',
+        labelNames: ['version', 'revision', 'nodejs'],
+        registers,
+      });
+      gauge.set({ version: options.build?.version ?? 'unknown', revision: options.build?.revision ?? 'unknown', nodejs: process.version }, 1);
+      return gauge;
+    })(),
     requestsShed: new Counter({
       name: 'http_requests_shed_total',
       help: 'Requests answered 503 with Retry-After because the process was under pressure',

@@ -91,6 +91,15 @@ export function lintDockerfile(text: string): string[] {
   if (build === undefined) problems.push('no stage compiles the TypeScript with `npm run build`');
   if (build === runtime) problems.push('the runtime stage must not be the build stage (it would carry the dev dependencies)');
   if (!/^node:\d+(\.\d+)*-(slim|alpine)/.test(runtime.image)) problems.push(`runtime image "${runtime.image}" is not a small node image (node:<version>-slim or -alpine)`);
+  // Pinned: an exact release (major.minor.patch) or a digest, never a moving tag such as node:24-slim.
+  for (const stage of stages) {
+    if (!/^node:\d+\.\d+\.\d+-|@sha256:[0-9a-f]{64}$/.test(stage.image)) problems.push(`base image "${stage.image}" is not pinned to an exact release or digest`);
+  }
+  // OCI annotations on the runtime image.
+  const labels = of(runtime, 'LABEL').map((label) => label.args).join(' ');
+  for (const key of ['title', 'description', 'version', 'revision', 'licenses']) {
+    if (!labels.includes(`org.opencontainers.image.${key}=`)) problems.push(`the runtime image has no org.opencontainers.image.${key} label`);
+  }
 
   // Non-root: the last USER of the runtime stage, by number (Kubernetes' runAsNonRoot cannot check a name).
   const user = of(runtime, 'USER').at(-1)?.args.split(':')[0];
