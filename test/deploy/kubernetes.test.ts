@@ -26,9 +26,9 @@ const configMap = find<Manifest & { data: Record<string, string> }>('ConfigMap',
 const secret = find<Manifest & { stringData: Record<string, string> }>('Secret', 'knapscen-config');
 
 describe('Kubernetes manifests', () => {
-  it('has a Deployment, Service, ConfigMap, example Secret, PodDisruptionBudget and HorizontalPodAutoscaler', () => {
+  it('has a Deployment, Service, ConfigMap, example Secret, PodDisruptionBudget, HorizontalPodAutoscaler and NetworkPolicy', () => {
     expect(manifests.map((manifest) => manifest.kind).sort()).toEqual(
-      ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service'].sort(),
+      ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Secret', 'Service'].sort(),
     );
   });
 
