@@ -73,8 +73,10 @@ const environmentSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   // Set by the image build (Dockerfile ARG REVISION): the source revision `build_info` reports.
   BUILD_REVISION: z.string().min(1).max(100).default('unknown'),
-  // Load shedding: over any limit, API requests get 503 + Retry-After (health and metrics stay answered); 0 turns a limit off.
-  SHED_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(1_000),
+  // Load shedding: over any limit, API requests get 503 + Retry-After (health and metrics stay answered); 0 turns a limit
+  // off. Off by default: on a shared or overloaded machine (a laptop, a CI runner) start-up alone delays the event loop
+  // past any useful limit; the Kubernetes ConfigMap turns it on.
+  SHED_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(0),
   SHED_MAX_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(0),
   SHED_MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
   SHED_RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(5),

@@ -15,14 +15,22 @@ import { v7 as uuidv7 } from 'uuid';
 import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createProgress, type Progress } from './platform/progress.js';
+import type { Metrics } from './platform/metrics.js';
 import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
 import { openDatabase } from './service.js';
 import { InvalidInputError } from './platform/validation.js';
 
 /** Replay handlers by transport. Each flow that parks messages adds its own here. */
-export function replayHandlers(config: Config, pool: Pool, logger: Logger): ReplayHandlers {
-  const register = createRegisterCustomers({ pool, numberPrefix: config.customers.numberPrefix, clock: () => new Date(), newId: () => uuidv7() });
+export function replayHandlers(config: Config, pool: Pool, logger: Logger, metrics?: Metrics): ReplayHandlers {
+  const register = createRegisterCustomers({
+    pool,
+    numberPrefix: config.customers.numberPrefix,
+    clock: () => new Date(),
+    newId: () => uuidv7(),
+    // The service's console passes its metrics, so replayed registrations count like any other.
+    ...(metrics === undefined ? {} : { metrics }),
+  });
   return {
     kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
     nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),

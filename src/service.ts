@@ -27,6 +27,8 @@ import { findCompany } from './corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
 import { startCorporateNats, type CorporateNats } from './corporate-customers/corporate-nats.js';
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
+import { consoleRoutes } from './operations/console.routes.js';
+import { replayHandlers } from './dead-letters.cli.js';
 
 export interface Database {
   readonly pool: Pool;
@@ -172,7 +174,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   }
   const app = buildApp({
     extraIntake: [customerRegisteredIntake(registerCorporateCustomer)],
-    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id))],
+    extraRoutes: [
+      (api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id)),
+      // The operator console; replays go through the same handlers as `dead-letters replay`.
+      (api) =>
+        consoleRoutes(api, { pool: database.pool, metrics, findCustomer: (key) => readModel.find(key), replay: replayHandlers(config, database.pool, logger, metrics) }),
+    ],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,

@@ -31,7 +31,7 @@ describe('customer-service command line', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toBe(`${version}\n`);
     }
-  });
+  }, 90_000);
 
   it('reports bad configuration as one JSON log line with exit code 2', async () => {
     const result = await run(['serve'], { PORT: 'eighty' });

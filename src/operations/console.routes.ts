@@ -1,0 +1,123 @@
+/**
+ * The operator console (`GET /console`): one server-rendered page with a little vanilla JavaScript, over a small JSON
+ * API under `/console/api/`: live throughput and lag per flow, outbox backlog, projection lag, parked dead letters
+ * (reason, masked payload, replay and discard), and a customer lookup with personal data masked unless the operator
+ * may see it. No frontend build. Authentication: every route here is an operations route (scope `operations`).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CustomerKey } from '../individual-customers/customer-store.js';
+import type { FindCustomer } from '../individual-customers/customers.http.js';
+import { replayDeadLetters, type ReplayHandlers } from '../platform/dead-letter-replay.js';
+import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import type { Metrics } from '../platform/metrics.js';
+import type { Pool } from '../platform/postgres/database.js';
+import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter } from '../platform/postgres/dead-letters.js';
+import { pendingCounts } from '../platform/postgres/outbox.js';
+import { InvalidInputError } from '../platform/validation.js';
+import { CONSOLE_HTML } from './console.page.js';
+import { maskedPayload, maskPersonalData } from './masking.js';
+
+export interface ConsoleDeps {
+  readonly pool: Pool;
+  readonly metrics: Metrics;
+  readonly findCustomer: FindCustomer;
+  readonly replay: ReplayHandlers;
+  /** Whether this request's operator may see personal data unmasked (default: nobody). */
+  readonly revealPersonalData?: (request: FastifyRequest) => boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const hidden = { schema: { hide: true } };
+
+export function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): void {
+  const reveal = (request: FastifyRequest) => deps.revealPersonalData?.(request) ?? false;
+
+  app.get('/console', hidden, async (_request, reply) => {
+    void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
+    return CONSOLE_HTML;
+  });
+
+  app.get('/console/api/summary', hidden, async () => {
+    const [lag, kafkaLag, projectionSeconds, projectionEvents, outbox] = await Promise.all([
+      deps.metrics.eventProcessingLag.get(),
+      deps.metrics.kafkaConsumerLag.get(),
+      deps.metrics.readModelLagSeconds.get(),
+      deps.metrics.readModelLagEvents.get(),
+      pendingCounts(deps.pool),
+    ]);
+    // Cumulative per input event type; the page turns two readings into a rate and a mean lag.
+    const flows: Record<string, { processed: number; lagSecondsSum: number }> = {};
+    for (const sample of lag.values) {
+      const eventType = String(sample.labels.event_type ?? 'unknown');
+      const flow = (flows[eventType] ??= { processed: 0, lagSecondsSum: 0 });
+      if (sample.metricName === 'event_processing_lag_seconds_count') flow.processed = sample.value;
+      if (sample.metricName === 'event_processing_lag_seconds_sum') flow.lagSecondsSum = sample.value;
+    }
+    const sum = (values: readonly { value: number }[]) => values.reduce((total, sample) => total + sample.value, 0);
+    const parked = await deps.pool.query<{ reason_code: string; n: string }>(
+      "SELECT reason_code, count(*) AS n FROM dead_letters WHERE status = 'parked' GROUP BY reason_code ORDER BY reason_code",
+    );
+    return {
+      at: new Date().toISOString(),
+      flows,
+      kafkaConsumerLag: sum(kafkaLag.values),
+      outboxBacklog: outbox,
+      projection: { lagSeconds: Math.max(0, ...projectionSeconds.values.map((sample) => sample.value)), lagEvents: sum(projectionEvents.values) },
+      deadLetters: Object.fromEntries(parked.rows.map((row) => [row.reason_code, Number(row.n)])),
+    };
+  });
+
+  app.get('/console/api/dead-letters', hidden, async (request) => {
+    const letters = await listDeadLetters(deps.pool, { status: 'parked', limit: 100 });
+    return { deadLetters: letters.map((letter) => view(letter, reveal(request))) };
+  });
+
+  app.post<{ Params: { id: string } }>('/console/api/dead-letters/:id/replay', hidden, async (request) => {
+    const id = parseId(request.params.id);
+    const [report] = await replayDeadLetters(deps.pool, deps.replay, { ids: [id] });
+    request.log.info({ deadLetterId: id, outcome: report?.outcome, via: 'console' }, 'dead letter replayed from the console');
+    return report;
+  });
+
+  app.post<{ Params: { id: string } }>('/console/api/dead-letters/:id/discard', hidden, async (request) => {
+    const id = parseId(request.params.id);
+    const letter = await getDeadLetter(deps.pool, id);
+    const done = letter !== undefined && (await resolveDeadLetter(deps.pool, id, 'discarded', 'discarded from the operator console'));
+    request.log.info({ deadLetterId: id, done, via: 'console' }, 'dead letter discarded from the console');
+    return { id, outcome: done ? 'discarded' : 'skipped' };
+  });
+
+  app.get<{ Querystring: { q?: string } }>('/console/api/customers', hidden, async (request) => {
+    const q = (request.query.q ?? '').trim();
+    if (q === '' || q.length > 254) throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_VALUE', 'q', 'give a customer id, user id, customer number or e-mail')));
+    const keys: CustomerKey[] = UUID.test(q)
+      ? [{ by: 'id', value: q.toLowerCase() } as CustomerKey, { by: 'userId', value: q.toLowerCase() } as CustomerKey]
+      : q.includes('@')
+        ? [{ by: 'email', value: q }]
+        : [{ by: 'number', value: q.toUpperCase() } as CustomerKey];
+    for (const key of keys) {
+      const customer = await deps.findCustomer(key);
+      if (customer !== undefined) return { customer: reveal(request) ? customer : maskPersonalData(customer), masked: !reveal(request) };
+    }
+    throw new HttpProblem({ status: 404, code: 'CUSTOMER_NOT_FOUND', detail: 'no customer with this id, user id, number or e-mail' });
+  });
+}
+
+function parseId(id: string): string {
+  if (!/^\d{1,18}$/.test(id)) throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_VALUE', 'id', 'not a dead-letter id')));
+  return id;
+}
+
+function view(letter: DeadLetter, reveal: boolean) {
+  return {
+    id: letter.id,
+    transport: letter.transport,
+    source: letter.source,
+    reasonCode: letter.reasonCode,
+    errorMessage: reveal ? letter.errorMessage : String(maskPersonalData(letter.errorMessage)),
+    attempts: letter.attempts,
+    parkedAt: letter.parkedAt.toISOString(),
+    messageId: letter.messageId,
+    payload: maskedPayload(letter.payload, reveal),
+  };
+}
