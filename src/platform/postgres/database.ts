@@ -64,9 +64,10 @@ export async function isReachable(pool: Pool, timeoutMs = 1_000): Promise<boolea
 }
 
 /**
- * Node TLS options with libpq's `sslmode` meanings. The host name is checked against the host we connect to, as
- * libpq's verify-full does, also when that is an IP address (pg leaves `servername` unset for IPs, and Node would
- * then check the certificate against "localhost").
+ * Node TLS options with libpq's `sslmode` meanings. For verify-full the certificate is checked against the host named
+ * in the connection string, as libpq does, also when that is an IP address (pg sets no `servername` for IPs; Node
+ * would fall back to the socket's host, which is the same today: explicit here so it stays so). verify-ca checks the
+ * chain only.
  */
 export function sslOptions(connectionString: string, tls: DatabaseTls): ConnectionOptions {
   if (tls.mode === 'require') return { rejectUnauthorized: false };
