@@ -1,19 +1,14 @@
-/** The operator console page: static HTML and vanilla JavaScript that polls `/console/api/*`; no build step. */
+/**
+ * The operator console page: static HTML, a stylesheet and vanilla JavaScript that polls `/console/api/*`; no build
+ * step. Script and style are files of their own so that the Content-Security-Policy (`script-src 'self'`) allows them.
+ */
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>customer-service · operator console</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d2430; }
-  h1 { font-size: 1.3rem; margin: 0 0 1rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
-  table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #dde2ea; vertical-align: top; }
-  th { background: #f3f5f8; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .cards { display: flex; gap: 1rem; flex-wrap: wrap; } .card { border: 1px solid #dde2ea; border-radius: 6px; padding: .6rem .9rem; min-width: 10rem; }
-  .card b { display: block; font-size: 1.4rem; } pre { margin: 0; white-space: pre-wrap; max-width: 40rem; font-size: 12px; }
-  button { cursor: pointer; } .status { color: #56607a; font-size: 12px; } .ok { color: #16794a; } .bad { color: #b42318; }
-</style>
+<link rel="stylesheet" href="/console/console.css">
 </head>
 <body>
 <h1>customer-service · operator console</h1>
@@ -39,8 +34,21 @@ export const CONSOLE_HTML = `<!doctype html>
 <form id="lookup"><input id="lookup-q" name="q" size="44" placeholder="customer id, user id, customer number or e-mail"> <button type="submit">Look up</button></form>
 <pre id="lookup-result"></pre>
 
-<script>
-(() => {
+<script src="/console/console.js"></script>
+</body>
+</html>
+`;
+
+export const CONSOLE_CSS = `  body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d2430; }
+  h1 { font-size: 1.3rem; margin: 0 0 1rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
+  table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #dde2ea; vertical-align: top; }
+  th { background: #f3f5f8; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .cards { display: flex; gap: 1rem; flex-wrap: wrap; } .card { border: 1px solid #dde2ea; border-radius: 6px; padding: .6rem .9rem; min-width: 10rem; }
+  .card b { display: block; font-size: 1.4rem; } pre { margin: 0; white-space: pre-wrap; max-width: 40rem; font-size: 12px; }
+  button { cursor: pointer; } .status { color: #56607a; font-size: 12px; } .ok { color: #16794a; } .bad { color: #b42318; }
+`;
+
+export const CONSOLE_JS = `(() => {
   const $ = (id) => document.getElementById(id);
   const cell = (text, className) => { const td = document.createElement('td'); td.textContent = text; if (className) td.className = className; return td; };
   const getJson = async (url, options) => {
@@ -132,7 +140,4 @@ export const CONSOLE_HTML = `<!doctype html>
   setInterval(() => refreshSummary().catch(() => undefined), 2000);
   setInterval(() => refreshDeadLetters().catch(() => undefined), 10000);
 })();
-</script>
-</body>
-</html>
 `;

@@ -14,27 +14,45 @@ import type { Pool } from '../platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter } from '../platform/postgres/dead-letters.js';
 import { pendingCounts } from '../platform/postgres/outbox.js';
 import { InvalidInputError } from '../platform/validation.js';
-import { CONSOLE_HTML } from './console.page.js';
-import { maskedPayload, maskPersonalData } from './masking.js';
+import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console.page.js';
+import { maskPayloadText, maskPersonalData } from '../platform/personal-data.js';
 
 export interface ConsoleDeps {
   readonly pool: Pool;
   readonly metrics: Metrics;
   readonly findCustomer: FindCustomer;
   readonly replay: ReplayHandlers;
-  /** Whether this request's operator may see personal data unmasked (default: nobody). */
+  /** Whether this request's operator may see personal data unmasked (default: `mayReadPersonalData`). */
   readonly revealPersonalData?: (request: FastifyRequest) => boolean;
+}
+
+/**
+ * Personal data is shown only to an authenticated operator whose credentials also hold `customers:read` (who could
+ * read the customer over the API anyway); everyone else, including anonymous access, sees it masked.
+ */
+export function mayReadPersonalData(request: FastifyRequest): boolean {
+  const { principal } = request;
+  return principal !== undefined && principal.kind !== 'anonymous' && principal.scopes.has('customers:read');
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const hidden = { schema: { hide: true } };
 
 export function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): void {
-  const reveal = (request: FastifyRequest) => deps.revealPersonalData?.(request) ?? false;
+  const reveal = deps.revealPersonalData ?? mayReadPersonalData;
 
   app.get('/console', hidden, async (_request, reply) => {
     void reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
     return CONSOLE_HTML;
+  });
+
+  app.get('/console/console.css', hidden, async (_request, reply) => {
+    void reply.type('text/css; charset=utf-8').header('cache-control', 'no-store');
+    return CONSOLE_CSS;
+  });
+  app.get('/console/console.js', hidden, async (_request, reply) => {
+    void reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-store');
+    return CONSOLE_JS;
   });
 
   app.get('/console/api/summary', hidden, async () => {
@@ -108,6 +126,14 @@ function parseId(id: string): string {
   return id;
 }
 
+function displayed(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text.slice(0, 4_000);
+  }
+}
+
 function view(letter: DeadLetter, reveal: boolean) {
   return {
     id: letter.id,
@@ -115,9 +141,10 @@ function view(letter: DeadLetter, reveal: boolean) {
     source: letter.source,
     reasonCode: letter.reasonCode,
     errorMessage: reveal ? letter.errorMessage : String(maskPersonalData(letter.errorMessage)),
+    // Parsed for display when it is JSON; masked unless the operator may read personal data.
     attempts: letter.attempts,
     parkedAt: letter.parkedAt.toISOString(),
     messageId: letter.messageId,
-    payload: maskedPayload(letter.payload, reveal),
+    payload: displayed(reveal ? letter.payload.toString('utf8') : maskPayloadText(letter.payload.toString('utf8'))),
   };
 }

@@ -42,7 +42,7 @@ describe('customer-service command line', () => {
   });
 
   it('reports a start-up failure (database unreachable) as one JSON log line with exit code 1, no bare stack trace', async () => {
-    const result = await run(['serve'], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', LOG_LEVEL: 'silent' });
+    const result = await run(['serve'], { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', AUTH_MODE: 'none', LOG_LEVEL: 'silent' });
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines, result.stderr).toHaveLength(1);

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v4 as uuidv4 } from 'uuid';
 import { buildApp } from '../../src/app.js';
+import { openAccess } from '../../src/platform/auth/authenticator.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -42,6 +43,7 @@ beforeAll(async () => {
     healthChecks: {},
     extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
     extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
+    security: { authenticator: openAccess() },
   });
   // The routes plugin runs at ready(): this hook sees every route it adds.
   app.addHook('onRoute', (route) => {
@@ -79,10 +81,14 @@ describe('/openapi.json against the routes', () => {
     ]);
   });
 
-  it('lists 503 (OVERLOADED, SERVICE_UNAVAILABLE) on every API route, and 409 on the intake', () => {
+  it('lists 401, 403, 429 and 503 (OVERLOADED, SERVICE_UNAVAILABLE) on every API route, and 409 on the intake', () => {
+    const codesOf = (route: { method: string; url: string }, status: string) =>
+      operation(route.method, route.url)?.responses[status]?.content?.['application/json']?.schema.properties?.code?.enum;
     for (const route of routes.filter((candidate) => candidate.url.startsWith('/api/') && candidate.method !== 'head')) {
-      const codes = operation(route.method, route.url)?.responses['503']?.content?.['application/json']?.schema.properties?.code?.enum;
-      expect(codes, `${route.method} ${route.url}`).toEqual(expect.arrayContaining(['OVERLOADED', 'SERVICE_UNAVAILABLE']));
+      expect(codesOf(route, '503'), `${route.method} ${route.url}`).toEqual(expect.arrayContaining(['OVERLOADED', 'SERVICE_UNAVAILABLE']));
+      expect(codesOf(route, '401'), `${route.method} ${route.url}`).toEqual(['UNAUTHENTICATED']);
+      expect(codesOf(route, '403'), `${route.method} ${route.url}`).toEqual(['FORBIDDEN']);
+      expect(codesOf(route, '429'), `${route.method} ${route.url}`).toEqual(['RATE_LIMITED']);
     }
     expect(operation('post', '/api/v1/events')?.responses['409']?.content?.['application/json']?.schema.properties?.code?.enum).toEqual(
       expect.arrayContaining(['EMAIL_TAKEN', 'CUSTOMER_NOT_FOUND']),

@@ -20,6 +20,9 @@ const STATUS_SUMMARY: Readonly<Record<number, string>> = {
  * description by `registerOpenApi`; authentication adds its 401/403/429 here.
  */
 export const API_PROBLEMS: Record<number, Record<string, string>> = {
+  401: { UNAUTHENTICATED: 'no valid bearer token or API key (when authentication is configured)' },
+  403: { FORBIDDEN: "the credentials lack the route's scope (customers:read, events:write or operations)" },
+  429: { RATE_LIMITED: 'the per-client rate limit is exceeded; retry after Retry-After' },
   503: {
     OVERLOADED: 'load shedding: the instance is under pressure (event-loop delay, memory); retry after Retry-After',
     SERVICE_UNAVAILABLE: 'a dependency (PostgreSQL) is unavailable; retry after Retry-After',
