@@ -103,7 +103,7 @@ const PROTECTED: readonly ProtectedRoute[] = [
   { name: 'GET /api/v1/operations/ping (a route nobody classified)', scope: 'operations', request: () => ({ method: 'GET', url: '/api/v1/operations/ping' }), allowed: 200 },
 ];
 
-const OPEN = ['/health/live', '/health/ready', '/actuator/health', '/metrics', '/openapi.json', '/docs', '/docs/static/swagger-ui-bundle.js'];
+const OPEN = ['/health', '/health/live', '/health/ready', '/actuator/health', '/metrics', '/openapi.json', '/docs', '/docs/static/swagger-ui-bundle.js'];
 
 const withAuth = (request: InjectOptions, authorization: string | undefined, header = 'authorization'): InjectOptions => ({
   ...request,
