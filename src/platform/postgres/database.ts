@@ -13,6 +13,13 @@ export function createPool(connectionString: string, max: number): Pool {
   const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Neither may a checked-out one: pg-pool listens for errors only while a client is idle, and a server FATAL
+  // (pg_terminate_backend, a restart, a failover) on a client in a transaction or held by a relay emits 'error' with
+  // no listener, which kills the process. The query in flight fails with the error (retried or answered 503 as a
+  // transient failure), and the client, no longer queryable, is discarded when released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
