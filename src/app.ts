@@ -10,7 +10,8 @@ import type { RegisterCustomers } from './individual-customers/register-customer
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
-import { installProblemHandlers } from './platform/http/problem.js';
+import { installProblemHandlers, problemServerOptions } from './platform/http/problem.js';
+import { requestIdOf } from './platform/http/request-id.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 
@@ -37,7 +38,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // One log line per outcome is written by the flows; per-request access logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    ...problemServerOptions,
   });
   installProblemHandlers(app);
   // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.

@@ -21,6 +21,7 @@ import { isTransientError } from '../platform/postgres/errors.js';
 import type { ReplayHandler } from '../platform/dead-letter-replay.js';
 import type { RegisterCustomer, RegisterCustomers, RegistrationResult } from './register-customers.js';
 import { parseUserRegistered, USER_REGISTERED, type UserRegistered } from './user-registered.schema.js';
+import { parseJsonOrThrow } from '../platform/json.js';
 
 /** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`). */
 export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
@@ -50,7 +51,7 @@ export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<s
   }
   let body: unknown;
   try {
-    body = JSON.parse(value.toString('utf8'));
+    body = parseJsonOrThrow(value.toString('utf8'));
   } catch (error) {
     return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: `not JSON: ${(error as Error).message}` };
   }
