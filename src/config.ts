@@ -318,7 +318,10 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
       `NATS_MAX_DELIVER: must be greater than the number of NATS_RETRY_DELAYS_MS (${e.NATS_RETRY_DELAYS_MS.length}) (got "${e.NATS_MAX_DELIVER}")`,
     );
   }
-  const servers = url.split(',').map((server) => server.trim()).filter((server) => server !== '');
+  const { servers, credentials } = withoutUserinfo(url.split(',').map((server) => server.trim()).filter((server) => server !== ''));
+  const user = e.NATS_USER ?? credentials.user;
+  const password = e.NATS_USER === undefined ? (e.NATS_PASSWORD ?? credentials.password) : e.NATS_PASSWORD;
+  const token = e.NATS_TOKEN ?? credentials.token;
   const files = {
     ...(e.NATS_TLS_CA_FILE === undefined ? {} : { caFile: e.NATS_TLS_CA_FILE }),
     ...(e.NATS_TLS_CERT_FILE === undefined ? {} : { certFile: e.NATS_TLS_CERT_FILE }),
@@ -327,9 +330,9 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
   const tls = e.NATS_TLS || Object.keys(files).length > 0 || servers.some((server) => server.startsWith('tls://'));
   return {
     servers,
-    ...(e.NATS_USER === undefined ? {} : { user: e.NATS_USER }),
-    ...(e.NATS_PASSWORD === undefined ? {} : { password: e.NATS_PASSWORD }),
-    ...(e.NATS_TOKEN === undefined ? {} : { token: e.NATS_TOKEN }),
+    ...(user === undefined ? {} : { user }),
+    ...(password === undefined ? {} : { password }),
+    ...(token === undefined ? {} : { token }),
     ...(tls ? { tls: files } : {}),
     stream: e.NATS_STREAM,
     ensureStream: e.NATS_ENSURE_STREAM,
@@ -342,6 +345,40 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
     retryDelaysMs: e.NATS_RETRY_DELAYS_MS,
     maxDeliver: e.NATS_MAX_DELIVER,
   };
+}
+
+/**
+ * Credentials in a server URL's userinfo authenticate, as the NATS tools take them: `nats://user:password@host`
+ * (percent-encoded) or `nats://token@host`. The servers are returned without userinfo, so whatever logs them cannot
+ * leak it; NATS_USER / NATS_PASSWORD / NATS_TOKEN, when set, win over the URL.
+ */
+function withoutUserinfo(urls: readonly string[]): {
+  servers: string[];
+  credentials: { user?: string; password?: string; token?: string };
+} {
+  const credentials: { user?: string; password?: string; token?: string } = {};
+  const servers = urls.map((url) => {
+    const match = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/]*)@(.*)$/i.exec(url);
+    if (match === null) return url;
+    const [, scheme = '', userinfo = '', rest = ''] = match;
+    const decode = (text: string) => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return text;
+      }
+    };
+    const separator = userinfo.indexOf(':');
+    if (credentials.user === undefined && credentials.token === undefined && userinfo !== '') {
+      if (separator < 0) credentials.token = decode(userinfo);
+      else {
+        credentials.user = decode(userinfo.slice(0, separator));
+        credentials.password = decode(userinfo.slice(separator + 1));
+      }
+    }
+    return `${scheme}${rest}`;
+  });
+  return { servers, credentials };
 }
 
 /**
