@@ -42,6 +42,7 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
       dataDir: config.dataDir,
       port: config.port,
       onLog: (message) => logger.debug({ postgres: message.trim() }, 'embedded postgres'),
+      onStale: (message) => logger.warn(message),
     });
     connectionString = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
