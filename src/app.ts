@@ -12,12 +12,15 @@ import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js
 import { registerOpenApi } from './platform/http/openapi.js';
 import { installProblemHandlers, problemServerOptions } from './platform/http/problem.js';
 import { requestIdOf } from './platform/http/request-id.js';
+import { installRequestDeadline } from './platform/http/deadline.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+  /** Deadline of every request (503 with Retry-After when it passes); default 10 s. */
+  readonly requestTimeoutMs?: number;
   readonly registerCustomers: RegisterCustomers;
   readonly findCustomer: FindCustomer;
   readonly metrics: Metrics;
@@ -43,6 +46,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     ...problemServerOptions,
   });
   installProblemHandlers(app);
+  installRequestDeadline(app, deps.requestTimeoutMs ?? 10_000);
   // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.httpRequestDuration.observe(

@@ -62,6 +62,9 @@ const environmentSchema = z.object({
   DB_PASSWORD: z.string().optional(),
   DB_NAME: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  // A hung or locked database must not hang callers (issue #11): statements and lock waits end with a transient error.
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
+  DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(5_000),
   EMBEDDED_POSTGRES_DIR: z.string().min(1).default('./.data/postgres'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
 
@@ -70,6 +73,7 @@ const environmentSchema = z.object({
     .regex(/^[A-Z][A-Z0-9]{0,15}$/, 'expected 1-16 upper-case letters or digits, starting with a letter')
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
 
   // Kafka (individual flow). No brokers: the consumer and the customer.events relay are off.
@@ -184,9 +188,11 @@ export interface TracingConfig {
 }
 
 export interface Config {
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number; readonly requestTimeoutMs: number };
   readonly log: { readonly level: LogLevel; readonly personalData: boolean };
   readonly database: DatabaseConfig;
+  /** Server-side bounds of every pooled connection (statement_timeout, lock_timeout). */
+  readonly databaseTimeouts: { readonly statementMs: number; readonly lockMs: number };
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
   readonly kafka: KafkaConfig;
@@ -251,9 +257,10 @@ export function loadConfig(env: Environment = process.env): Config {
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES },
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     log: { level: e.LOG_LEVEL, personalData: e.LOG_PERSONAL_DATA },
     database,
+    databaseTimeouts: { statementMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockMs: e.DATABASE_LOCK_TIMEOUT_MS },
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     kafka,

@@ -11,7 +11,7 @@ import { openCustomerReadModel } from './individual-customers/open-read-model.js
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import type { HealthCheck } from './platform/http/health.routes.js';
 import type { Logger } from './platform/logger.js';
-import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
+import { createPool, isReachable, type Pool, type PoolTimeouts } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
 import { parkedCounts } from './platform/postgres/dead-letters.js';
@@ -33,7 +33,7 @@ export interface Database {
 }
 
 /** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
-export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
+export async function openDatabase(config: DatabaseConfig, logger: Logger, timeouts?: PoolTimeouts): Promise<Database> {
   let connectionString: string;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (config.kind === 'embedded') {
@@ -49,7 +49,7 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
   } else {
     connectionString = config.connectionString;
   }
-  const pool = createPool(connectionString, config.poolSize);
+  const pool = createPool(connectionString, config.poolSize, timeouts);
   try {
     const report = await migrate(pool);
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
@@ -87,7 +87,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const tracing = startTelemetry(config, logger);
   let database: Database;
   try {
-    database = await openDatabase(config.database, logger);
+    database = await openDatabase(config.database, logger, config.databaseTimeouts);
   } catch (error) {
     await tracing.shutdown();
     throw error;
@@ -159,6 +159,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id))],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    requestTimeoutMs: config.http.requestTimeoutMs,
     registerCustomers,
     metrics,
     findCustomer: (key) => readModel.find(key),

@@ -25,6 +25,7 @@ export interface TestAppOptions {
   /** Replaces the default `{ db }` readiness checks. */
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
+  requestTimeoutMs?: number;
 }
 
 export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
@@ -44,6 +45,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
   });
   projector.start();
   app.addHook('onClose', () => projector.stop());

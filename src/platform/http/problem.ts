@@ -24,6 +24,8 @@ export class HttpProblem extends Error {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
   const title = STATUS_CODES[problem.status] ?? 'Error';
+  // Every 503 is "retry later": say when.
+  if (problem.status === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
   return reply
     .status(problem.status)
     .type('application/problem+json')

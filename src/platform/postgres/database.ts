@@ -9,8 +9,24 @@ export type TransactionClient = pg.PoolClient;
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
-export function createPool(connectionString: string, max: number): Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+/** Server-side bounds of each statement and lock wait; see `DATABASE_STATEMENT_TIMEOUT_MS` / `DATABASE_LOCK_TIMEOUT_MS`. */
+export interface PoolTimeouts {
+  readonly statementMs: number;
+  readonly lockMs: number;
+}
+
+export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { statementMs: 15_000, lockMs: 5_000 };
+
+export function createPool(connectionString: string, max: number, timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS): Pool {
+  // A locked row or a stuck statement ends with a transient error (57014, 55P03) instead of holding the caller: HTTP
+  // answers 503 with Retry-After, consumers retry with backoff. Migrations and rebuilds lift the bounds for themselves.
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: timeouts.statementMs,
+    lock_timeout: timeouts.lockMs,
+  });
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   // Neither may a checked-out one: pg-pool listens for errors only while a client is idle, and a server FATAL
