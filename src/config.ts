@@ -63,8 +63,8 @@ const environmentSchema = z.object({
   DB_NAME: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
   // A hung or locked database must not hang callers (issue #11): statements and lock waits end with a transient error.
-  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
-  DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(5_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(60_000),
+  DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(30_000),
   EMBEDDED_POSTGRES_DIR: z.string().min(1).default('./.data/postgres'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
 

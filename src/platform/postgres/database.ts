@@ -15,7 +15,7 @@ export interface PoolTimeouts {
   readonly lockMs: number;
 }
 
-export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { statementMs: 15_000, lockMs: 5_000 };
+export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { statementMs: 60_000, lockMs: 30_000 };
 
 export function createPool(connectionString: string, max: number, timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS): Pool {
   // A locked row or a stuck statement ends with a transient error (57014, 55P03) instead of holding the caller: HTTP
