@@ -92,7 +92,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   if (!parsed.ok) return rejected(parsed.error);
 
   const logger = createLogger(config.log, process.stderr);
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, config.databaseTimeouts);
   try {
     const register = createRegisterCorporateCustomer({ pool: database.pool, clock: () => new Date(), newId: () => uuidv7() });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });

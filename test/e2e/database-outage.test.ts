@@ -75,6 +75,7 @@ describe('the service while PostgreSQL goes away', () => {
     service = await startServiceProcess({
       PORT: String(port),
       DATABASE_URL: url,
+      AUTH_MODE: 'none',
       DATABASE_POOL_SIZE: '6',
       NATS_URL: nats.url,
       LOG_LEVEL: 'info',

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { openAccess } from '../../src/platform/auth/authenticator.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -40,6 +41,7 @@ beforeAll(async () => {
     healthChecks: {},
     extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
     extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
+    security: { authenticator: openAccess() },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;

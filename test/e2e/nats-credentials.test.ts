@@ -29,6 +29,7 @@ describe('NATS_URL with credentials', () => {
     service = await startServiceProcess({
       PORT: String(port),
       DATABASE_URL: databaseUrl.toString(),
+      AUTH_MODE: 'none',
       NATS_URL: `nats://bob:n4ts-s3cret@127.0.0.1:${nats.port}`,
       LOG_LEVEL: 'debug',
     });

@@ -19,7 +19,7 @@ let stopped: number[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  pool = createPool(db.url, 4, { statementMs: 2_000, lockMs: 300 });
+  pool = createPool(db.url, 4, undefined, { statementMs: 2_000, lockMs: 300 });
   ({ app } = buildTestApp({ pool }, { requestTimeoutMs: 1_500 }));
   await app.ready();
   admin = new pg.Client({ connectionString: db.url });
