@@ -225,6 +225,8 @@ export interface Config {
   readonly nats?: NatsConfig;
   readonly auth: AuthConfig;
   readonly rateLimits: RateLimitConfig;
+  /** Corporate flow: whether `customer-saved`/`user-saved` carry e-mail addresses (NATS_PUBLISH_EMAILS). */
+  readonly corporate: { readonly publishEmails: boolean };
 }
 
 /**
@@ -322,6 +324,7 @@ export function loadConfig(env: Environment = process.env): Config {
     ...(nats === undefined ? {} : { nats }),
     auth,
     rateLimits: { windowMs: e.RATE_LIMIT_WINDOW_MS, lookups: e.RATE_LIMIT_LOOKUPS, events: e.RATE_LIMIT_EVENTS },
+    corporate: { publishEmails: e.NATS_PUBLISH_EMAILS },
   };
 }
 
