@@ -34,7 +34,7 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger, metri
   });
   return {
     kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
-    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),
+    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
   };
 }
 

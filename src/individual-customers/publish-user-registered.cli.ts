@@ -123,6 +123,11 @@ async function toKafka(
   return { sent: events.length, topic };
 }
 
+/** The service may require a credential (docs/security.md): PUBLISH_HTTP_TOKEN, an API key or a token. */
+export function authorization(config: Pick<Config, 'publish'>): Record<string, string> {
+  return config.publish.httpToken === undefined ? {} : { authorization: `Bearer ${config.publish.httpToken}` };
+}
+
 async function toHttp(
   config: Config,
   events: readonly OutgoingEvent[],
@@ -138,7 +143,7 @@ async function toHttp(
     while (next < events.length) {
       const event = events[next++] as OutgoingEvent;
       try {
-        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event.value });
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...authorization(config) }, body: event.value });
         await response.arrayBuffer();
         statuses[response.status] = (statuses[response.status] ?? 0) + 1;
         if (response.status >= 500) failed += 1;

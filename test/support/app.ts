@@ -29,6 +29,7 @@ export interface TestAppOptions {
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
   loadShedding?: LoadSheddingConfig;
+  requestTimeoutMs?: number;
   /** Authentication and rate limits; default: authentication off, no limits (tests not about security). */
   security?: SecurityOptions;
 }
@@ -52,6 +53,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
     ...(options.loadShedding === undefined ? {} : { loadShedding: options.loadShedding }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     security: options.security ?? { authenticator: openAccess() },
   });
   projector.start();
