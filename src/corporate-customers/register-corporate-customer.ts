@@ -57,9 +57,15 @@ export interface RegisterCorporateCustomerDeps {
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
 
-/** The inbox key: CloudEvents are identified by (`source`, `id`). */
-export function inboxMessageId(registration: Pick<CorporateRegistration, 'source' | 'eventId'>): string {
-  return JSON.stringify([registration.source, registration.eventId]);
+/**
+ * The inbox key: a corporate input is identified by (`source`, `id`, `subject`). knapscen's ids have one-second
+ * resolution (`evt-customer-<YYYYMMDDHHMMSS>`), so two companies sent in the same second share an id and differ only by
+ * subject; both must be registered. An event without a subject keeps the (`source`, `id`) key of earlier versions.
+ */
+export function inboxMessageId(registration: Pick<CorporateRegistration, 'source' | 'eventId' | 'subject'>): string {
+  return JSON.stringify(
+    registration.subject === undefined ? [registration.source, registration.eventId] : [registration.source, registration.eventId, registration.subject],
+  );
 }
 
 const tracer = trace.getTracer('customer-service');
@@ -102,7 +108,8 @@ async function registerWithin(
     return { outcome: 'duplicate', reason: redelivered ? 'redelivered' : 'company-already-registered', company: existing };
   }
   if (redelivered) {
-    // The inbox row and the company commit together, so this means the id was reused for another company.
+    // The inbox row and the company commit together, and the company id follows from the key: only a company removed
+    // by hand since gets here. Registering it again would resurrect it behind the operator's back.
     return {
       outcome: 'rejected',
       error: InvalidInputError.of('INVALID_VALUE', 'id', 'this event id was already processed for another company'),

@@ -2,6 +2,9 @@
  * `serve` with NATS configured, and `publish customer-registered` feeding it: the CLI's generated companies go through
  * JetStream into the running service and come out as customer-saved and user-saved.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -74,6 +77,19 @@ describe('publish customer-registered', () => {
       expect(users.length).toBeGreaterThanOrEqual(10);
     } finally {
       await client.close();
+    }
+  });
+
+  it('--file with two events sharing one id (different subjects) to NATS: JetStream keeps both and both companies exist', async () => {
+    const first = generateCustomerRegistered(new Date('2025-10-04T12:00:00Z'));
+    const second = { ...generateCustomerRegistered(new Date('2025-10-04T12:00:00Z')), id: first.id };
+    const file = join(mkdtempSync(join(tmpdir(), 'same-id-')), 'events.json');
+    writeFileSync(file, JSON.stringify([first, second]));
+    const result = await cli(['publish', 'customer-registered', '--file', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('(duplicate)');
+    for (const subject of [first.subject, second.subject]) {
+      await eventually(async () => (await fetch(new URL(`/api/v1/corporate-customers/${subject}`, service.url))).status === 200, `company ${subject}`);
     }
   });
 
