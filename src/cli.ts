@@ -6,7 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
+import { registerAdoptCommand } from './adopt.command.js';
 import { registerBenchCommand } from './bench.command.js';
+import { SchemaNotRecognisedError } from './platform/postgres/acme-adoption.js';
 import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
@@ -41,6 +43,7 @@ export function buildCli(): Command {
 
   deadLettersCommand(program);
   registerProjectionsCommand(program);
+  registerAdoptCommand(program);
   // Corporate flow (NATS / Sveltos Job mode).
   program.addCommand(registerCorporateCustomerCommand());
   // `publish` is the parent of every flow's sample publisher (knapscen's publish-*.sh scripts, the identity service).
@@ -88,7 +91,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT_OK : EXIT_INVALID;
     }
-    if (error instanceof ConfigError || error instanceof InvalidInputError) {
+    if (error instanceof ConfigError || error instanceof InvalidInputError || error instanceof SchemaNotRecognisedError) {
       process.stderr.write(`${error.message}\n`);
       return EXIT_INVALID;
     }
