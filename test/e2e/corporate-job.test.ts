@@ -152,7 +152,7 @@ describe('register-corporate-customer (Job mode)', () => {
       [0, { outcome: 'duplicate', customerId: second.subject, published: 0 }],
     ]);
     expect(await tableCounts(db.pool)).toMatchObject({ companies: 2, company_users: 6, inbox: 2 });
-  });
+  }, 180_000);
 
   it('without CUSTOMER_ID (an older template) still tells two companies sharing an EVENT_ID apart, and a rerun apart from neither', async () => {
     const withoutSubject = (event: ReturnType<typeof uniqueEvent>) => {
@@ -169,7 +169,7 @@ describe('register-corporate-customer (Job mode)', () => {
     expect(outcomes[0]?.customerId).not.toBe(outcomes[1]?.customerId);
     expect(outcomes[2]?.customerId).toBe(outcomes[0]?.customerId);
     expect(await tableCounts(db.pool)).toMatchObject({ companies: 2, company_users: 6 });
-  });
+  }, 180_000);
 
   it.each([
     ['missing', undefined],
@@ -189,7 +189,7 @@ describe('register-corporate-customer (Job mode)', () => {
     const rerun = await runJob(env);
     expect([rerun.code, JSON.parse(rerun.stdout)]).toEqual([0, { outcome: 'duplicate', customerId: event.subject, published: 0 }]);
     expect(await tableCounts(db.pool)).toMatchObject({ companies: 1, inbox: 1 });
-  });
+  }, 180_000);
 
   it.each(['2025-10-04T12:00:00Z', '2025-10-04T12:00:00.5Z', '2025-10-04T12:00:00.123456789Z', '0001-01-01T00:00:00Z'])(
     'accepts EVENT_TIME %s, as Sveltos renders .CloudEvent.time',
@@ -199,6 +199,7 @@ describe('register-corporate-customer (Job mode)', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
     },
+    120_000,
   );
 
   it('exits 2 with EMAIL_TAKEN when another company has the e-mail, writing nothing more', async () => {
