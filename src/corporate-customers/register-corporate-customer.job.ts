@@ -20,6 +20,7 @@ import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
 import { companyIdFor, type CompanyFacts } from './domain/company.js';
 import { CLOUDEVENT_SOURCE } from './domain/events.js';
+import { knapscenViolations } from './knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './register-corporate-customer.js';
 
 const EXIT_OK = 0;
@@ -138,7 +139,13 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   const logger = createLogger(config.log, process.stderr);
   const database = await openDatabase(config.database, logger);
   try {
-    const register = createRegisterCorporateCustomer({ pool: database.pool, clock: () => new Date(), newId: () => uuidv7() });
+    const register = createRegisterCorporateCustomer({
+      pool: database.pool,
+      clock: () => new Date(),
+      newId: () => uuidv7(),
+      // The running service mirrors into knapscen's MySQL; a registration it could not hold is refused here too.
+      ...(config.knapscenMirror === undefined ? {} : { extraChecks: (company: CompanyFacts) => knapscenViolations(company, 'COMPANY_DATA') }),
+    });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });
     if (result.outcome === 'rejected') return rejected(result.error);
     const customerId = result.company.customerId;

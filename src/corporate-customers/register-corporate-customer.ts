@@ -53,6 +53,11 @@ export interface RegisterCorporateCustomerDeps {
   /** Called after a registration has committed: wakes the outbox relays. */
   readonly onCommitted?: () => void;
   readonly metrics?: Metrics;
+  /**
+   * What else a registration must satisfy to be accepted, checked before anything is written: the knapscen mirror's
+   * column limits while it is on (`knapscenViolations`).
+   */
+  readonly extraChecks?: (company: CorporateRegistration['company']) => FieldViolation[];
 }
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
@@ -77,7 +82,11 @@ export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerD
       const started = performance.now();
       span.setAttribute('customer.id', command.registration.companyId);
       try {
-        const result = await withTransaction(deps.pool, (client) => registerWithin(client, command, deps));
+        const [refusal, ...moreRefusals] = deps.extraChecks?.(command.registration.company) ?? [];
+        const result: CorporateRegistrationResult =
+          refusal === undefined
+            ? await withTransaction(deps.pool, (client) => registerWithin(client, command, deps))
+            : { outcome: 'rejected', error: new InvalidInputError([refusal, ...moreRefusals]) };
         if (result.outcome === 'created') deps.onCommitted?.();
         record(deps, command, result, started);
         span.setAttribute('registration.outcome', result.outcome);

@@ -23,7 +23,9 @@ export type ReasonCode =
   | 'UNKNOWN_TIER'
   | 'UNKNOWN_ROLE'
   | 'DUPLICATE_EMAIL'
-  | 'EMAIL_TAKEN';
+  | 'EMAIL_TAKEN'
+  // A registration knapscen's MySQL tables cannot hold while the mirror is on (KNAPSCEN_MYSQL_URL).
+  | 'NOT_MIRRORABLE';
 
 export interface FieldViolation {
   readonly field: string;
