@@ -68,7 +68,8 @@ const published = async () => {
   }
 };
 
-describe('register-corporate-customer (Job mode)', () => {
+// Every test runs the Job once or more as a process (5–15 s each on a loaded 2-core machine).
+describe('register-corporate-customer (Job mode)', { timeout: 120_000 }, () => {
   it('registers the fixture from the Sveltos environment and publishes its events; a rerun exits 0 and changes nothing', async () => {
     const before = await published();
     const first = await runJob(jobEnv(fixtureEvent()));
