@@ -15,6 +15,7 @@ import { deadLettersCommand } from './dead-letters.cli.js';
 import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
 import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
 import { registerCorporateCustomerCommand } from './corporate-customers/register-corporate-customer.job.js';
+import { importKnapscenCommand } from './corporate-customers/import-knapscen.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -44,6 +45,7 @@ export function buildCli(): Command {
   deadLettersCommand(program);
   registerProjectionsCommand(program);
   registerAdoptCommand(program);
+  program.command('import').description('copy existing data of a system this one replaces').addCommand(importKnapscenCommand());
   // Corporate flow (NATS / Sveltos Job mode).
   program.addCommand(registerCorporateCustomerCommand());
   // `publish` is the parent of every flow's sample publisher (knapscen's publish-*.sh scripts, the identity service).

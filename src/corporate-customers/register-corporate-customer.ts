@@ -108,7 +108,7 @@ async function registerWithin(
 ): Promise<CorporateRegistrationResult> {
   const { registration } = command;
   const emails = registration.company.users.map((user) => emailKey(user.email));
-  await lock(client, [`company:${registration.companyId}`, ...emails.map((email) => `corporate-email:${email}`)]);
+  await lockRegistration(client, [`company:${registration.companyId}`, ...emails.map((email) => `corporate-email:${email}`)]);
 
   const messageId = inboxMessageId(registration);
   const redelivered = (await findProcessed(client, INBOX_CONSUMER, [messageId])).has(messageId);
@@ -180,7 +180,7 @@ async function registerWithin(
 }
 
 /** Transaction-scoped locks, in sorted order so two registrations sharing e-mails cannot deadlock. */
-async function lock(client: Queryable, keys: readonly string[]): Promise<void> {
+export async function lockRegistration(client: Queryable, keys: readonly string[]): Promise<void> {
   await client.query(
     `SELECT count(pg_advisory_xact_lock(k))
      FROM (SELECT DISTINCT hashtextextended(key, 0) AS k FROM unnest($1::text[]) AS key ORDER BY 1) AS keys`,
