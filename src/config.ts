@@ -155,6 +155,7 @@ const environmentSchema = z.object({
   DB_SSL_CA_FILE: z.string().min(1).optional(),
   MONGODB_TLS_CA_FILE: z.string().min(1).optional(),
   NATS_PUBLISH_EMAILS: bool.default(true),
+  PUBLISH_HTTP_TOKEN: z.string().min(1).optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -229,6 +230,10 @@ export interface Config {
   readonly knapscenMirror?: { readonly mysqlUrl: string };
   readonly auth: AuthConfig;
   readonly rateLimits: RateLimitConfig;
+  /** Corporate flow: whether `customer-saved`/`user-saved` carry e-mail addresses (NATS_PUBLISH_EMAILS). */
+  readonly corporate: { readonly publishEmails: boolean };
+  /** `publish … --to http`: the bearer credential (API key or token) sent to a service that requires one. */
+  readonly publish: { readonly httpToken?: string };
 }
 
 /**
@@ -327,6 +332,8 @@ export function loadConfig(env: Environment = process.env): Config {
     ...(e.KNAPSCEN_MYSQL_URL === undefined ? {} : { knapscenMirror: { mysqlUrl: e.KNAPSCEN_MYSQL_URL } }),
     auth,
     rateLimits: { windowMs: e.RATE_LIMIT_WINDOW_MS, lookups: e.RATE_LIMIT_LOOKUPS, events: e.RATE_LIMIT_EVENTS },
+    corporate: { publishEmails: e.NATS_PUBLISH_EMAILS },
+    publish: e.PUBLISH_HTTP_TOKEN === undefined ? {} : { httpToken: e.PUBLISH_HTTP_TOKEN },
   };
 }
 
@@ -509,6 +516,7 @@ export const SECRET_VARIABLES = [
   'MONGODB_URL',
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'PUBLISH_HTTP_TOKEN',
 ] as const;
 
 /** Replaces each `<SECRET>_FILE` by `<SECRET>` holding the file's content (one trailing newline dropped). */
