@@ -13,6 +13,7 @@ import { createUserEventsHandler } from './individual-customers/user-events.cons
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import { v7 as uuidv7 } from 'uuid';
 import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
+import { createSchemaRegistry } from './platform/avro/schema-registry.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
@@ -23,7 +24,14 @@ import { InvalidInputError } from './platform/validation.js';
 export function replayHandlers(config: Config, pool: Pool, logger: Logger): ReplayHandlers {
   const register = createRegisterCustomers({ pool, numberPrefix: config.customers.numberPrefix, clock: () => new Date(), newId: () => uuidv7() });
   return {
-    kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
+    kafka: createUserEventsHandler({
+      register,
+      pool,
+      logger,
+      maxMessageBytes: config.kafka.maxMessageBytes,
+      // Parked Avro messages decode through the registry on replay, as they would have live.
+      ...(config.kafka.schemaRegistry === undefined ? {} : { schemaRegistry: createSchemaRegistry(config.kafka.schemaRegistry) }),
+    }).replay,
     nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),
   };
 }
