@@ -36,10 +36,21 @@ function load(file: string): EventSchema {
   return { eventType: schema.name, fullName: `${schema.namespace}.${schema.name}`, text: JSON.stringify(schema), type };
 }
 
+// Read on first use, not at import: a service without a Schema Registry never needs the files.
+let consumed: readonly EventSchema[] | undefined;
+let produced: readonly EventSchema[] | undefined;
+
 /** Consumed from `identity.user.events` (EmailVerified is consumed and ignored). */
-export const CONSUMED_SCHEMAS: readonly EventSchema[] = ['user-registered.avsc', 'user-activated.avsc', 'email-verified.avsc'].map(load);
+export function consumedSchemas(): readonly EventSchema[] {
+  consumed ??= ['user-registered.avsc', 'user-activated.avsc', 'email-verified.avsc'].map(load);
+  return consumed;
+}
+
 /** Produced to `customer.events`. */
-export const PRODUCED_SCHEMAS: readonly EventSchema[] = ['customer-registered.avsc', 'customer-activated.avsc'].map(load);
+export function producedSchemas(): readonly EventSchema[] {
+  produced ??= ['customer-registered.avsc', 'customer-activated.avsc'].map(load);
+  return produced;
+}
 
 /** TopicRecordNameStrategy (see the module comment). */
 export function subjectOf(topic: string, schema: EventSchema): string {
@@ -62,8 +73,8 @@ export interface SchemaSetup {
 export async function setUpSchemas(setup: SchemaSetup): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
   const all = [
-    ...CONSUMED_SCHEMAS.map((schema) => ({ schema, topic: setup.inputTopic, produced: false })),
-    ...PRODUCED_SCHEMAS.map((schema) => ({ schema, topic: setup.outputTopic, produced: true })),
+    ...consumedSchemas().map((schema) => ({ schema, topic: setup.inputTopic, produced: false })),
+    ...producedSchemas().map((schema) => ({ schema, topic: setup.outputTopic, produced: true })),
   ];
   for (const { schema, topic, produced } of all) {
     const subject = subjectOf(topic, schema);
@@ -113,7 +124,7 @@ export function startAvroSchemas(setup: SchemaSetup): AvroCustomerEvents {
     }
   })();
   ready.catch(() => undefined);
-  const produced = new Map(PRODUCED_SCHEMAS.map((schema) => [schema.eventType, schema]));
+  const byType = new Map(producedSchemas().map((schema) => [schema.eventType, schema]));
   return {
     ready: () => ready,
     async encode(json) {
@@ -121,7 +132,7 @@ export function startAvroSchemas(setup: SchemaSetup): AvroCustomerEvents {
       if (current === undefined) throw new Error('the Avro schemas are not registered yet (schema registry unavailable?)');
       const event = JSON.parse(json) as { eventType?: unknown };
       const eventType = typeof event.eventType === 'string' ? event.eventType : '';
-      const schema = produced.get(eventType);
+      const schema = byType.get(eventType);
       const id = current.get(eventType);
       if (schema === undefined || id === undefined) throw new Error(`no Avro schema for ${eventType || 'an event without eventType'}`);
       return frame(id, schema.type, event);

@@ -7,7 +7,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type KafkaConfig } from '../../src/config.js';
-import { CONSUMED_SCHEMAS, PRODUCED_SCHEMAS, setUpSchemas, subjectOf } from '../../src/individual-customers/avro-schemas.js';
+import { consumedSchemas, producedSchemas, setUpSchemas, subjectOf } from '../../src/individual-customers/avro-schemas.js';
 import { startKafkaFlow, type KafkaFlow } from '../../src/individual-customers/kafka-flow.js';
 import { decodeConfluentAvro, frame } from '../../src/platform/avro/confluent-wire.js';
 import { createSchemaRegistry, type SchemaRegistry } from '../../src/platform/avro/schema-registry.js';
@@ -81,7 +81,7 @@ function startFlow(config: KafkaConfig): { flow: KafkaFlow; metrics: Metrics } {
 }
 
 const schemaOf = (eventType: string) => {
-  const schema = CONSUMED_SCHEMAS.find((item) => item.eventType === eventType);
+  const schema = consumedSchemas().find((item) => item.eventType === eventType);
   if (schema === undefined) throw new Error(`no schema for ${eventType}`);
   return schema;
 };
@@ -124,7 +124,7 @@ describe('Avro with a Schema Registry', () => {
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: 'BACKWARD' }),
     });
-    const changed = JSON.parse(PRODUCED_SCHEMAS[1]?.text ?? '{}') as { fields: unknown[] };
+    const changed = JSON.parse(producedSchemas()[1]?.text ?? '{}') as { fields: unknown[] };
     changed.fields.push({ name: 'mandatory', type: 'string' });
     expect(await registry.isCompatible('names.out-com.acme.customer.events.CustomerActivated', JSON.stringify(changed))).toBe(false);
   });
