@@ -33,7 +33,7 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger): Repl
       // Parked Avro messages decode through the registry on replay, as they would have live.
       ...(config.kafka.schemaRegistry === undefined ? {} : { schemaRegistry: createSchemaRegistry(config.kafka.schemaRegistry) }),
     }).replay,
-    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),
+    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
   };
 }
 
