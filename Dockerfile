@@ -49,6 +49,8 @@ ENV BUILD_REVISION=${REVISION}
 WORKDIR /app
 COPY --from=production-dependencies /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The Avro schemas of the events (read at run time when a Schema Registry is configured).
+COPY schemas ./schemas
 COPY package.json ./
 COPY bin ./bin
 # `customer-service` on the PATH, as the npm package's bin would be.

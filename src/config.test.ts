@@ -123,6 +123,7 @@ describe('Kafka configuration', () => {
       groupId: 'customer-service',
       inputTopic: 'identity.user.events',
       outputTopic: 'customer.events',
+      valueFormat: 'json',
       maxMessageBytes: 1048576,
       batchSize: 500,
       partitionsConsumedConcurrently: 128,
@@ -158,6 +159,22 @@ describe('Kafka configuration', () => {
     expect(problems.map((problem) => problem.split(':')[0])).toEqual(['KAFKA_BROKERS', 'KAFKA_INPUT_TOPIC', 'KAFKA_SESSION_TIMEOUT_MS', 'RETRY_BACKOFF_MS']);
     expect(problemsOf({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'x' }).map((problem) => problem.split(':')[0])).toEqual(['KAFKA_SASL_USERNAME']);
   });
+  it('reads the Schema Registry, taking credentials out of its URL, and needs one to produce Avro', () => {
+    expect(loadConfig({ SCHEMA_REGISTRY_URL: 'https://key:s%40cret@registry.example.com:8081/', KAFKA_VALUE_FORMAT: 'avro' }).kafka).toMatchObject({
+      valueFormat: 'avro',
+      schemaRegistry: { url: 'https://registry.example.com:8081', username: 'key', password: 's@cret', timeoutMs: 5000, autoRegister: true },
+    });
+    expect(
+      loadConfig({ SCHEMA_REGISTRY_URL: 'http://registry:8080/apis/ccompat/v7', SCHEMA_REGISTRY_USERNAME: 'u', SCHEMA_REGISTRY_PASSWORD: 'p', SCHEMA_REGISTRY_AUTO_REGISTER: 'false' }).kafka
+        .schemaRegistry,
+    ).toEqual({ url: 'http://registry:8080/apis/ccompat/v7', username: 'u', password: 'p', timeoutMs: 5000, autoRegister: false });
+    expect(problemsOf({ KAFKA_VALUE_FORMAT: 'avro' }).map((problem) => problem.split(':')[0])).toEqual(['SCHEMA_REGISTRY_URL']);
+    expect(problemsOf({ KAFKA_VALUE_FORMAT: 'protobuf', SCHEMA_REGISTRY_URL: 'ftp://x' }).map((problem) => problem.split(':')[0])).toEqual([
+      'KAFKA_VALUE_FORMAT',
+      'SCHEMA_REGISTRY_URL',
+    ]);
+  });
+
   describe('read model', () => {
     it('serves from PostgreSQL unless MONGODB_URL is set, with projector defaults', () => {
       expect(loadConfig({}).readModel).toEqual({ batchSize: 500, pollIntervalMs: 250 });

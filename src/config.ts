@@ -5,6 +5,7 @@
  * Every variable here is listed, with its default, in the README's configuration table.
  */
 import { readFileSync } from 'node:fs';
+import type { SchemaRegistryConfig } from './platform/avro/schema-registry.js';
 import { z } from 'zod';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -102,6 +103,13 @@ const environmentSchema = z.object({
   KAFKA_TLS: bool.default(false),
   KAFKA_TLS_CA_FILE: z.string().min(1).optional(),
   KAFKA_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  // Avro with a Schema Registry (Confluent REST API). Consumed Avro is recognised per message whenever a registry is set.
+  KAFKA_VALUE_FORMAT: z.enum(['json', 'avro'], { error: 'expected json or avro' }).default('json'),
+  SCHEMA_REGISTRY_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  SCHEMA_REGISTRY_USERNAME: z.string().min(1).optional(),
+  SCHEMA_REGISTRY_PASSWORD: z.string().optional(),
+  SCHEMA_REGISTRY_AUTO_REGISTER: bool.default(true),
+  SCHEMA_REGISTRY_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
   KAFKA_MAX_MESSAGE_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
   KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(1024).default(128),
@@ -198,6 +206,10 @@ export interface KafkaConfig {
   readonly outputTopic: string;
   readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
   readonly tls?: { readonly caFile?: string; readonly rejectUnauthorized: boolean };
+  /** What the customer.events relay produces: JSON (default) or Confluent-framed Avro (needs `schemaRegistry`). */
+  readonly valueFormat: 'json' | 'avro';
+  /** Schema Registry for Avro: decoding consumed messages, registering (or only checking) this service's schemas. */
+  readonly schemaRegistry?: SchemaRegistryConfig & { readonly autoRegister: boolean };
   /** Larger input messages are dead-lettered with PAYLOAD_TOO_LARGE. */
   readonly maxMessageBytes: number;
   /** Most messages registered in one transaction. */
@@ -444,11 +456,34 @@ function kafkaConfig(e: z.infer<typeof environmentSchema>, problems: string[]): 
     ...(tls
       ? { tls: { rejectUnauthorized: e.KAFKA_TLS_REJECT_UNAUTHORIZED, ...(e.KAFKA_TLS_CA_FILE === undefined ? {} : { caFile: e.KAFKA_TLS_CA_FILE }) } }
       : {}),
+    valueFormat: e.KAFKA_VALUE_FORMAT,
+    ...schemaRegistryConfig(e, problems),
     maxMessageBytes: e.KAFKA_MAX_MESSAGE_BYTES,
     batchSize: e.KAFKA_BATCH_SIZE,
     partitionsConsumedConcurrently: e.KAFKA_PARTITIONS_CONCURRENTLY,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     retryBackoffMs: e.RETRY_BACKOFF_MS,
+  };
+}
+
+function schemaRegistryConfig(e: z.infer<typeof environmentSchema>, problems: string[]): Pick<KafkaConfig, 'schemaRegistry'> {
+  if (e.SCHEMA_REGISTRY_URL === undefined) {
+    if (e.KAFKA_VALUE_FORMAT === 'avro') problems.push('SCHEMA_REGISTRY_URL: required when KAFKA_VALUE_FORMAT is avro (got unset)');
+    return {};
+  }
+  // Credentials may come in the URL (user:password@host); they are taken out so the URL can be logged.
+  const url = new URL(e.SCHEMA_REGISTRY_URL);
+  const username = e.SCHEMA_REGISTRY_USERNAME ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
+  const password = e.SCHEMA_REGISTRY_PASSWORD ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
+  url.username = '';
+  url.password = '';
+  return {
+    schemaRegistry: {
+      url: url.toString().replace(/\/+$/, ''),
+      ...(username === undefined ? {} : { username, password: password ?? '' }),
+      timeoutMs: e.SCHEMA_REGISTRY_TIMEOUT_MS,
+      autoRegister: e.SCHEMA_REGISTRY_AUTO_REGISTER,
+    },
   };
 }
 

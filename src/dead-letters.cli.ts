@@ -13,6 +13,7 @@ import { createUserEventsHandler } from './individual-customers/user-events.cons
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import { v7 as uuidv7 } from 'uuid';
 import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
+import { createSchemaRegistry } from './platform/avro/schema-registry.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createProgress, type Progress } from './platform/progress.js';
 import type { Metrics } from './platform/metrics.js';
@@ -33,7 +34,14 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger, metri
     ...(metrics === undefined ? {} : { metrics }),
   });
   return {
-    kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
+    kafka: createUserEventsHandler({
+      register,
+      pool,
+      logger,
+      maxMessageBytes: config.kafka.maxMessageBytes,
+      // Parked Avro messages decode through the registry on replay, as they would have live.
+      ...(config.kafka.schemaRegistry === undefined ? {} : { schemaRegistry: createSchemaRegistry(config.kafka.schemaRegistry) }),
+    }).replay,
     nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
   };
 }

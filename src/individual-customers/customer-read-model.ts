@@ -114,10 +114,11 @@ export function customerProjection(readModel: CustomerReadModel): Projection {
           }
           case 'CustomerActivated': {
             const previous = latest.get(event.streamId) ?? stored.get(event.streamId);
-            // Projection runs in commit order, so the registration is in this batch or already stored; a document
-            // already at this version or beyond (a replayed batch) stays as it is.
-            if (previous === undefined) throw new Error(`CustomerActivated ${event.eventId} for a customer without a document`);
-            if (previous.version >= event.streamVersion) break;
+            // Projection runs in commit order, so the registration is in this batch or already stored. A customer with
+            // no document (a row adopted from an existing database, without a CustomerRegistered) has nothing to
+            // evolve: skipped rather than wedging the projector. A document already at this version or beyond (a
+            // replayed batch) stays as it is.
+            if (previous === undefined || previous.version >= event.streamVersion) break;
             latest.set(event.streamId, customerAfterActivated(previous, event));
             break;
           }

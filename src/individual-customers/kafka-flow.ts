@@ -3,6 +3,7 @@
  * `customer-events` outbox to `customer.events`. Started by `service.ts` when `KAFKA_BROKERS` is set.
  */
 import type { KafkaConfig } from '../config.js';
+import { createSchemaRegistry } from '../platform/avro/schema-registry.js';
 import { createKafkaClient } from '../platform/kafka/client.js';
 import { createKafkaPublisher } from '../platform/kafka/producer.js';
 import type { Logger } from '../platform/logger.js';
@@ -12,6 +13,7 @@ import { createOutboxRelay } from '../platform/postgres/outbox-relay.js';
 import type { WakeSignal } from '../platform/wake-signal.js';
 import type { ActivateCustomers } from './activate-customers.js';
 import type { RegisterCustomers } from './register-customers.js';
+import { startAvroSchemas } from './avro-schemas.js';
 import { createUserEventsConsumer } from './user-events.consumer.js';
 
 export interface KafkaFlowDeps {
@@ -37,6 +39,21 @@ export interface KafkaFlow {
 
 export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
   const kafka = createKafkaClient(deps.config, deps.logger);
+  // Avro: consumed messages are decoded per message through the registry; the schemas are set up in the background
+  // (a registry outage must not hold up JSON), and the relay produces Avro only when KAFKA_VALUE_FORMAT=avro.
+  const registryConfig = deps.config.schemaRegistry;
+  const schemaRegistry = registryConfig === undefined ? undefined : createSchemaRegistry(registryConfig);
+  const avroSchemas =
+    schemaRegistry === undefined || registryConfig === undefined
+      ? undefined
+      : startAvroSchemas({
+          registry: schemaRegistry,
+          inputTopic: deps.config.inputTopic,
+          outputTopic: deps.config.outputTopic,
+          autoRegister: registryConfig.autoRegister,
+          logger: deps.logger,
+        });
+  const avroOut = deps.config.valueFormat === 'avro' ? avroSchemas : undefined;
   const consumer = createUserEventsConsumer({
     kafka,
     register: deps.register,
@@ -51,12 +68,24 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     batchSize: deps.config.batchSize,
     partitionsConsumedConcurrently: deps.config.partitionsConsumedConcurrently,
     sessionTimeoutMs: deps.config.sessionTimeoutMs,
+    ...(schemaRegistry === undefined ? {} : { schemaRegistry }),
   });
   const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: `send ${deps.config.outputTopic}` });
   const relay = createOutboxRelay({
     pool: deps.pool,
     destination: 'customer-events',
-    publish: (messages) => publisher.publish(messages),
+    publish: async (messages) =>
+      publisher.publish(
+        avroOut === undefined
+          ? messages
+          : await Promise.all(
+              messages.map(async (message) => ({
+                ...message,
+                payload: await avroOut.encode(message.payload),
+                headers: { ...message.headers, 'content-type': 'avro/binary' },
+              })),
+            ),
+      ),
     wake: deps.relayWake,
     logger: deps.logger,
     ...(deps.relayMaxBackoffMs === undefined ? {} : { maxBackoffMs: deps.relayMaxBackoffMs }),
@@ -85,6 +114,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     },
     async stop() {
       await admin.disconnect().catch(() => undefined);
+      avroSchemas?.stop();
       // Input first (finishes the batch in progress), then the relay gets what that batch committed.
       await consumer.stop();
       await relay.stop();

@@ -8,6 +8,8 @@
  * messages and the replay of parked ones, so a replay cannot behave differently from the first delivery.
  */
 import { SpanKind, SpanStatusCode, trace, type Link, type SpanContext } from '@opentelemetry/api';
+import { decodeConfluentAvro, isConfluentAvro } from '../platform/avro/confluent-wire.js';
+import type { SchemaRegistry } from '../platform/avro/schema-registry.js';
 import { headersOf, type KafkaInputMessage } from '../platform/kafka/client.js';
 import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions, type RetryFailure } from '../platform/kafka/consumer.js';
 import type { KafkaClient } from '../platform/kafka/client.js';
@@ -53,7 +55,25 @@ interface TraceHeaders {
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
-/** Decodes one message; never throws. */
+/**
+ * Decodes one message, JSON or, detected per message, the Confluent Avro wire format (through `registry`). Throws
+ * only a transient failure of the registry; every other problem is a result.
+ */
+export async function decodeUserEventMessage(
+  value: Buffer | null,
+  headers: Readonly<Record<string, string>>,
+  maxMessageBytes: number,
+  registry: SchemaRegistry | undefined,
+): Promise<DecodedUserEvent> {
+  if (value === null || value.length > maxMessageBytes || !isConfluentAvro(value)) return decodeUserEvent(value, headers, maxMessageBytes);
+  const decoded = await decodeConfluentAvro(value, registry);
+  if (!decoded.ok) {
+    return { kind: 'invalid', reasonCode: decoded.reasonCode, message: decoded.message, ...(headers.eventId === undefined ? {} : { eventId: headers.eventId }) };
+  }
+  return decodeUserEventBody(decoded.value, headers);
+}
+
+/** Decodes one JSON message; never throws. */
 export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<string, string>>, maxMessageBytes: number): DecodedUserEvent {
   if (value === null || value.length === 0) {
     return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: 'the message has no value' };
@@ -67,6 +87,11 @@ export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<s
   } catch (error) {
     return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: `not JSON: ${(error as Error).message}` };
   }
+  return decodeUserEventBody(body, headers);
+}
+
+/** Routes and validates a decoded value (from JSON or from Avro) on its `eventType`. */
+function decodeUserEventBody(body: unknown, headers: Readonly<Record<string, string>>): DecodedUserEvent {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { kind: 'invalid', reasonCode: 'INVALID_TYPE', message: '(root): the message must be a JSON object' };
   }
@@ -113,6 +138,8 @@ export interface UserEventsHandlerDeps {
   readonly logger: Logger;
   readonly maxMessageBytes: number;
   readonly metrics?: Metrics;
+  /** Decodes Confluent-framed Avro messages; without it they are parked `SCHEMA_NOT_FOUND`. */
+  readonly schemaRegistry?: SchemaRegistry;
 }
 
 export interface UserEventsHandler {
@@ -138,7 +165,9 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
 
   /** Decodes and registers `messages` as one batch; the outcomes come back in order. Throws on transient failures. */
   async function route(messages: readonly KafkaInputMessage[], replayOf?: string): Promise<UserEventOutcome[]> {
-    const decoded = messages.map((message) => decodeUserEvent(message.value, message.headers, deps.maxMessageBytes));
+    const decoded = await Promise.all(
+      messages.map((message) => decodeUserEventMessage(message.value, message.headers, deps.maxMessageBytes, deps.schemaRegistry)),
+    );
     const commands: RegisterCustomer[] = [];
     const activations: ActivateCustomerCommand[] = [];
     decoded.forEach((item, index) => {

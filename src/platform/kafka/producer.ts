@@ -26,7 +26,8 @@ export interface KafkaPublisherOptions {
 }
 
 export interface KafkaPublisher {
-  publish(messages: readonly PendingMessage[]): Promise<void>;
+  /** The payload is the outbox's JSON text, or its encoded form (Avro: `KAFKA_VALUE_FORMAT=avro`). */
+  publish(messages: readonly (Omit<PendingMessage, 'payload'> & { readonly payload: string | Buffer })[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 

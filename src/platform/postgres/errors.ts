@@ -9,6 +9,8 @@ const TRANSIENT_MESSAGES = [/timeout/i, /Connection terminated/i, /Client has en
 
 export function isTransientError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
+  // Errors of other clients that classify themselves (e.g. SchemaRegistryUnavailableError).
+  if ((error as { transient?: unknown }).transient === true) return true;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code)) return true;
