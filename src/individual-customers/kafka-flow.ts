@@ -48,7 +48,13 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     partitionsConsumedConcurrently: deps.config.partitionsConsumedConcurrently,
     sessionTimeoutMs: deps.config.sessionTimeoutMs,
   });
-  const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: `send ${deps.config.outputTopic}` });
+  const publisher = createKafkaPublisher({
+    kafka,
+    topic: deps.config.outputTopic,
+    logger: deps.logger,
+    spanName: `send ${deps.config.outputTopic}`,
+    idempotent: deps.config.idempotentProducer,
+  });
   const relay = createOutboxRelay({
     pool: deps.pool,
     destination: 'customer-events',

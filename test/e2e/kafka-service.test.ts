@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, readTopic, topicSize } from '../support/kafka.js';
-import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
+import { kafkaDescription, kafkaIsReal, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
 
@@ -37,6 +37,7 @@ beforeAll(async () => {
     KAFKA_GROUP_ID: GROUP,
     // A killed member never says goodbye: the group waits out its session before handing its partitions on.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
+    KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
     RETRY_BACKOFF_MS: '100,200,400',
     LOG_LEVEL: 'warn',
   };

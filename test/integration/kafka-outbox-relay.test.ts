@@ -37,7 +37,13 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({ kafka: testKafkaClient(broker.bootstrapServers), topic: OUTPUT, logger: silentLogger, spanName: `send ${OUTPUT}` });
+    const publisher = createKafkaPublisher({
+      kafka: testKafkaClient(broker.bootstrapServers),
+      topic: OUTPUT,
+      logger: silentLogger,
+      spanName: `send ${OUTPUT}`,
+      idempotent: broker.real,
+    });
     const relay = createOutboxRelay({ pool: db.pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake, logger: silentLogger, maxBackoffMs: 1_000 });
     const gauge = async () => (await metrics.outboxBacklog.get()).values.find((v) => v.labels.destination === 'customer-events')?.value;
     const unpublished = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL'))[0]?.n);

@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { eventually, silentLogger } from '../support/kafka.js';
-import { kafkaDescription, ownKafka, type TestKafka } from '../support/kafka-test-broker.js';
+import { kafkaDescription, kafkaIsReal, ownKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn } from '../support/service.js';
 
@@ -29,6 +29,7 @@ describe(`readiness with Kafka configured [${kafkaDescription}]`, () => {
       KAFKA_INPUT_TOPIC: 'readiness.identity.user.events',
       KAFKA_OUTPUT_TOPIC: 'readiness.customer.events',
       KAFKA_GROUP_ID: 'readiness',
+      KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
     });
     flow = startKafkaFlow({
       config: kafka,

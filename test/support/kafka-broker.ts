@@ -57,9 +57,9 @@ export interface KafkaBroker {
   /**
    * For `ms`, requests still reach the node but its responses are thrown away; then every client connection is
    * dropped (as when a network path fails after the broker acted): the client retries what it never saw answered.
-   * Needs `proxied`.
+   * Resolves with the number of response chunks thrown away. Needs `proxied`.
    */
-  loseResponses(ms: number, nodeId?: number): Promise<void>;
+  loseResponses(ms: number, nodeId?: number): Promise<number>;
   /** Stops a node's process (SIGTERM: controlled shutdown; SIGKILL: a crash) and waits for it to exit. */
   stopNode(nodeId: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts a stopped node again on its ports and data; resolves when it serves clients. */
@@ -269,9 +269,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     brokersUp: async (nodeId) => {
       for (const proxy of proxiesOf(nodeId)) await proxy.restore();
     },
-    loseResponses: async (ms, nodeId) => {
-      await Promise.all(proxiesOf(nodeId).map((proxy) => proxy.loseResponses(ms)));
-    },
+    loseResponses: async (ms, nodeId) => (await Promise.all(proxiesOf(nodeId).map((proxy) => proxy.loseResponses(ms)))).reduce((a, b) => a + b, 0),
     stopNode: (nodeId, signal = 'SIGTERM') => kill(nodeById(nodeId), signal),
     startNode: async (nodeId) => {
       const node = nodeById(nodeId);
@@ -391,7 +389,7 @@ interface BrokerProxy {
   readonly port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
-  loseResponses(ms: number): Promise<void>;
+  loseResponses(ms: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -401,6 +399,7 @@ async function startProxy(targetPort: number): Promise<BrokerProxy> {
   let server: Server | undefined;
   let port = 0;
   let losing = false;
+  let lost = 0;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const created = createServer((client) => {
@@ -416,7 +415,8 @@ async function startProxy(targetPort: number): Promise<BrokerProxy> {
         upstream.on('error', drop).on('close', drop);
         client.pipe(upstream);
         upstream.on('data', (chunk: Buffer) => {
-          if (!losing) client.write(chunk);
+          if (losing) lost += 1;
+          else client.write(chunk);
         });
       });
       created.once('error', reject);
@@ -450,9 +450,11 @@ async function startProxy(targetPort: number): Promise<BrokerProxy> {
     },
     loseResponses: async (ms) => {
       losing = true;
+      lost = 0;
       await new Promise((resolve) => setTimeout(resolve, ms));
       dropAll();
       losing = false;
+      return lost;
     },
     close,
   };

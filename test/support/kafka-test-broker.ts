@@ -25,6 +25,9 @@ const provided = inject('kafka');
 /** e.g. `Apache Kafka 4.4.0 (KRaft, 1 node)`; put it in the suite's name so the log shows which broker ran. */
 export const kafkaDescription = provided.description;
 
+/** Whether this run's broker is a real Kafka (else the mock stand-in). */
+export const kafkaIsReal = provided.kind === 'kafka';
+
 /** The run's shared broker with `topics` (name -> partitions) created; topic names must be unique in the run. */
 export async function sharedKafka(topics: Readonly<Record<string, number>>): Promise<TestKafka> {
   if (provided.kind === 'mock') return mockKafka(topics);

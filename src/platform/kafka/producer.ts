@@ -1,10 +1,19 @@
 /**
  * Publishes outbox messages to one topic: the `publish` of an outbox relay (`platform/postgres/outbox-relay.ts`).
  *
- * Plain produce with `acks: -1` (all in-sync replicas). Not the idempotent producer: the outbox already gives
- * at-least-once with a stable `eventId` (header and key) that consumers dedupe on, and the test broker does not
- * support it. Ordering: the relay hands over messages in outbox order and awaits each send, so messages of one
- * key (one aggregate) reach their partition in order.
+ * `acks: -1` (all in-sync replicas) and, by default, the idempotent producer: when the client resends a batch whose
+ * acknowledgement it never saw (a dropped connection, a leader change), the broker recognises the producer id and
+ * sequence numbers and does not append it twice. That narrows duplicates to the outbox's own redelivery (a crash
+ * between send and `published_at`, or a fresh producer after a failed send), which carries the same `eventId` for
+ * consumers to dedupe on. `KAFKA_IDEMPOTENT_PRODUCER=false` turns it off for brokers that refuse it (older clusters
+ * without the IdempotentWrite ACL, librdkafka's mock).
+ *
+ * Topics are never created from here (`allowAutoTopicCreation: false`, even where the broker would): a topic created
+ * on first use gets the broker's default partitions and replication, not what the operators planned. A missing topic
+ * fails the send; the rows stay in the outbox until it exists.
+ *
+ * Ordering: the relay hands over messages in outbox order and awaits each send, so messages of one key (one
+ * aggregate) reach their partition in order.
  */
 import { SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import type { Producer } from 'kafkajs';
@@ -23,6 +32,8 @@ export interface KafkaPublisherOptions {
   readonly spanName: string;
   /** Time the broker has to acknowledge a send before it counts as failed. */
   readonly timeoutMs?: number;
+  /** The idempotent producer (default true). */
+  readonly idempotent?: boolean;
 }
 
 export interface KafkaPublisher {
@@ -38,7 +49,14 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     if (producer !== undefined) return Promise.resolve(producer);
     connecting ??= (async () => {
       // Our relay owns the longer retry schedule: fail a send quickly so the backlog, not a hidden queue, shows the outage.
-      const created = options.kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      // Idempotence needs one request in flight per connection for kafkajs to keep the sequence numbers in order.
+      const idempotent = options.idempotent ?? true;
+      const created = options.kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent,
+        ...(idempotent ? { maxInFlightRequests: 1 } : {}),
+        retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
+      });
       try {
         await created.connect();
         producer = created;
