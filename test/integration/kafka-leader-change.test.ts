@@ -8,7 +8,7 @@ import { userRegistered } from '../support/events.js';
 import { eventually, plainKafka, produce } from '../support/kafka.js';
 import type { KafkaBroker } from '../support/kafka-broker.js';
 import { settledOutcome, startFlow } from '../support/kafka-flow.js';
-import { kafkaDescription, realKafka } from '../support/kafka-test-broker.js';
+import { realKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const INPUT = 'leaders.identity.user.events';
@@ -46,7 +46,7 @@ async function leaders(topic: string): Promise<Map<number, number>> {
 const messagesOf = (events: ReturnType<typeof userRegistered>[]) => events.map((event) => ({ key: event.payload.userId, value: JSON.stringify(event) }));
 const customers = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM customers'))[0]?.n);
 
-describe(`a partition leader change [${kafkaDescription}]`, () => {
+describe(`a partition leader change on a three-node Apache Kafka cluster`, () => {
   it('loses and duplicates nothing when the node leading most partitions is killed mid-stream', async () => {
     const groupId = `leaders-${Date.now()}`;
     const flow = await startFlow({ brokers: cluster.bootstrapServers, pool: db.pool, groupId, input: INPUT, output: OUTPUT, retryBackoffMs: [200, 400, 800, 1600], relayMaxBackoffMs: 1_000 });

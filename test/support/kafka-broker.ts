@@ -349,13 +349,24 @@ export async function createTopics(
     const taken = Object.keys(topics).filter((name) => existing.has(name));
     if (taken.length > 0) throw new Error(`Kafka broker: topic(s) ${taken.join(', ')} already exist (topic names must be unique per test run)`);
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: Object.entries(topics).map(([topic, numPartitions]) => ({
         topic,
         numPartitions,
         configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
       })),
     });
+    // kafkajs' own waitForLeaders gives up when a node of a cluster does not know the topic yet; ask until all do.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await admin.fetchTopicMetadata({ topics: Object.keys(topics) }).then(
+        (metadata) => metadata.topics.every((topic) => topic.partitions.length === topics[topic.name] && topic.partitions.every((p) => p.leader >= 0)),
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`Kafka broker: topics ${Object.keys(topics).join(', ')} have no leaders after 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   } finally {
     await admin.disconnect();
   }
