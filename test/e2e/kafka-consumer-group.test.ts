@@ -77,26 +77,33 @@ const customers = async () => Number((await db.rows<{ n: string }>('SELECT count
 describe(`service instances in one consumer group [${kafkaDescription}]`, () => {
   it('three instances, a fourth added and one SIGKILLed mid-stream: every user registered once, every event published, offsets at the end', async () => {
     const instances = await Promise.all([startInstance(), startInstance(), startInstance()]);
-    // A paced stream (100 events every 500 ms, ~30 s), so the join and the kill both happen while it flows.
+    // First half paced (100 events every 500 ms, ~15 s), so the fourth instance joins while it flows; the second half
+    // at once, and one instance is killed while the group works through it (batches in flight).
     const producer = kafka.producer();
     await producer.connect();
-    const streaming = (async () => {
-      for (let sent = 0; sent < EVENTS; sent += 100) {
-        await produce(producer, INPUT, Array.from({ length: 100 }, () => userRegistered()).map((event) => ({ key: event.payload.userId, value: JSON.stringify(event) })));
+    const eventsOf = (count: number) => Array.from({ length: count }, () => userRegistered()).map((event) => ({ key: event.payload.userId, value: JSON.stringify(event) }));
+    const paced = (async () => {
+      for (let sent = 0; sent < EVENTS / 2; sent += 100) {
+        await produce(producer, INPUT, eventsOf(100));
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     })();
-
     await eventually(customers, (n) => n >= EVENTS / 6, { what: 'consumption under way', intervalMs: 20, timeoutMs: 60_000 });
     const added = await startInstance();
     const atJoin = await customers();
-    await eventually(customers, (n) => n >= Math.min(atJoin + EVENTS / 6, EVENTS / 2), { what: 'consumption after the join', intervalMs: 20, timeoutMs: 60_000 });
+    await paced;
+    await eventually(customers, (n) => n >= EVENTS / 2, { what: 'the paced half consumed', intervalMs: 50, timeoutMs: 60_000 });
+
+    await produce(producer, INPUT, eventsOf(EVENTS / 2));
+    await producer.disconnect();
+    await eventually(customers, (n) => n >= EVENTS / 2 + 300, { what: 'the second half under way', intervalMs: 5, timeoutMs: 60_000 });
+    // Not right after a commit was seen (the next transaction has not begun then), but into the next cycle: batches
+    // in flight, their transaction open.
+    await new Promise((resolve) => setTimeout(resolve, 250));
     const [victim] = instances;
     victim.child.kill('SIGKILL');
     await new Promise((resolve) => victim.child.once('exit', resolve));
     const atKill = await customers();
-    await streaming;
-    await producer.disconnect();
     expect(atKill, 'killed mid-stream').toBeLessThan(EVENTS);
 
     try {
