@@ -5,12 +5,14 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FindCustomer } from './individual-customers/customers.http.js';
-import { customerRoutes, userRegisteredIntake } from './individual-customers/customers.http.js';
+import { customerRoutes, userActivatedIntake, userRegisteredIntake } from './individual-customers/customers.http.js';
+import type { ActivateCustomers } from './individual-customers/activate-customers.js';
 import type { RegisterCustomers } from './individual-customers/register-customers.js';
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
 import { installProblemHandlers } from './platform/http/problem.js';
+import { installSecurity, type SecurityOptions } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 
@@ -18,6 +20,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
   readonly registerCustomers: RegisterCustomers;
+  /** `UserActivated` over HTTP; without it `POST /api/v1/events` answers 415 for that type. */
+  readonly activateCustomers?: ActivateCustomers;
   readonly findCustomer: FindCustomer;
   readonly metrics: Metrics;
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
@@ -27,6 +31,8 @@ export interface AppDeps {
   readonly extraIntake?: readonly IntakeHandlers[];
   /** Routes of other flows (e.g. `GET /api/v1/corporate-customers/{id}`), registered beside the individual lookups. */
   readonly extraRoutes?: readonly ((api: FastifyInstance) => void)[];
+  /** Authentication and rate limits; required, so no caller gets an open API by leaving it out (`openAccess()` for that). */
+  readonly security: SecurityOptions;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -40,6 +46,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: 'x-request-id',
   });
   installProblemHandlers(app);
+  // Before any route is added: it decides every route's protection as the route is added.
+  installSecurity(app, deps.security);
   // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.httpRequestDuration.observe(
@@ -57,7 +65,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     customerRoutes(api, deps.findCustomer);
     for (const routes of deps.extraRoutes ?? []) routes(api);
-    eventsRoutes(api, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
+    eventsRoutes(api, [
+      userRegisteredIntake(deps.registerCustomers),
+      ...(deps.activateCustomers === undefined ? [] : [userActivatedIntake(deps.activateCustomers, deps.metrics)]),
+      ...(deps.extraIntake ?? []),
+    ]);
     done();
   });
   return app;

@@ -9,7 +9,8 @@
  * replaces a document only when the stored `_version` is lower, inside one atomic single-document update.
  * A rebuild fills `customers_rebuild_<generation>` and switches with an atomic rename over `customers`.
  */
-import { MongoClient, type AnyBulkWriteOperation, type Collection, type CollationOptions, type Db, type Document, type IndexDescription } from 'mongodb';
+import { ConfigError } from '../config.js';
+import { MongoClient, type MongoClientOptions, type AnyBulkWriteOperation, type Collection, type CollationOptions, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { CustomerKey } from './customer-store.js';
 import type { CustomerReadModel, VersionedCustomer } from './customer-read-model.js';
 import type { Customer } from './domain/customer.js';
@@ -107,8 +108,20 @@ export function lookupQuery(key: CustomerKey): LookupQuery {
   }
 }
 
-export async function createMongoCustomerReadModel(options: { url: string; database: string }): Promise<CustomerReadModel> {
-  const client = new MongoClient(options.url, { appName: 'customer-service' });
+/**
+ * Client options. With a CA file: TLS, that CA trusted, certificate and host name verified (the driver's defaults,
+ * which a `tlsInsecure`/`tlsAllowInvalid*` option in the URL could weaken: those are refused here).
+ */
+export function mongoClientOptions(options: { url: string; tlsCaFile?: string }): MongoClientOptions {
+  if (options.tlsCaFile === undefined) return { appName: 'customer-service' };
+  if (/[?&](tlsInsecure|tlsAllowInvalidCertificates|tlsAllowInvalidHostnames|sslValidate)=/i.test(options.url)) {
+    throw new ConfigError(['MONGODB_URL: with MONGODB_TLS_CA_FILE, the URL may not weaken certificate checks (got a value, not shown)']);
+  }
+  return { appName: 'customer-service', tls: true, tlsCAFile: options.tlsCaFile };
+}
+
+export async function createMongoCustomerReadModel(options: { url: string; database: string; tlsCaFile?: string }): Promise<CustomerReadModel> {
+  const client = new MongoClient(options.url, mongoClientOptions(options));
   await client.connect();
   const db: Db = client.db(options.database);
   const collection = (name: string): Collection<CustomerMongoDocument> => db.collection<CustomerMongoDocument>(name);
@@ -130,6 +143,12 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
     async upsert(customers, target) {
       if (customers.length === 0) return;
       await collection(collectionFor(target)).bulkWrite(customers.map(upsertOperation), { ordered: false });
+    },
+
+    async get(customerIds, target) {
+      if (customerIds.length === 0) return [];
+      const stored = await collection(collectionFor(target)).find({ _id: { $in: [...customerIds] } }).toArray();
+      return stored.map(fromMongoDocument);
     },
 
     async find(key) {

@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
+import { openAccess } from '../../src/platform/auth/authenticator.js';
+import type { SecurityOptions } from '../../src/platform/http/security.js';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import type { HealthCheck } from '../../src/platform/http/health.routes.js';
@@ -16,7 +18,7 @@ import { pendingCounts } from '../../src/platform/postgres/outbox.js';
 import { createProjector } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
-import { registerCustomersOn } from './service.js';
+import { activateCustomersOn, registerCustomersOn } from './service.js';
 
 export interface TestAppOptions {
   bodyLimitBytes?: number;
@@ -25,6 +27,8 @@ export interface TestAppOptions {
   /** Replaces the default `{ db }` readiness checks. */
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
+  /** Authentication and rate limits; default: authentication off, no limits (tests not about security). */
+  security?: SecurityOptions;
 }
 
 export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
@@ -40,10 +44,12 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     registerCustomers: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+    activateCustomers: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
     metrics,
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
+    security: options.security ?? { authenticator: openAccess() },
   });
   projector.start();
   app.addHook('onClose', () => projector.stop());
