@@ -38,6 +38,8 @@ beforeAll(async () => {
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     RETRY_BACKOFF_MS: '100,200,400',
     LOG_LEVEL: 'warn',
+    // The test database is not the embedded one: serve wants authentication, or this explicit opt-out.
+    AUTH_MODE: 'none',
   };
 });
 afterAll(async () => {
