@@ -212,6 +212,7 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       allowAutoTopicCreation: false,
       readUncommitted: false,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      rebalanceTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 250,
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
