@@ -85,7 +85,7 @@ try {
   const metrics = createMetrics({ defaultMetrics: false });
   const activate = createActivateCustomers({ pool, clock: () => new Date(), newId: () => uuidv7(), onCommitted: fanOut(projectorWake, relayWake), metrics });
   const flow = startKafkaFlow({
-    config: loadConfig({ KAFKA_BROKERS: kafkaMock.bootstrapServers.join(','), KAFKA_INPUT_TOPIC: 'latency.in', KAFKA_OUTPUT_TOPIC: 'latency.out', KAFKA_GROUP_ID: 'latency' }).kafka,
+    config: loadConfig({ KAFKA_BROKERS: kafkaMock.bootstrapServers.join(','), KAFKA_INPUT_TOPIC: 'latency.in', KAFKA_OUTPUT_TOPIC: 'latency.out', KAFKA_GROUP_ID: 'latency', KAFKA_IDEMPOTENT_PRODUCER: 'false' }).kafka,
     pool,
     register,
     activate,

@@ -273,6 +273,8 @@ async function startPipeline(
       KAFKA_INPUT_TOPIC: inputTopic,
       KAFKA_OUTPUT_TOPIC: outputTopic,
       KAFKA_GROUP_ID: `bench-${slug}`,
+      // librdkafka's mock broker cannot serve kafkajs' idempotent producer.
+      KAFKA_IDEMPOTENT_PRODUCER: 'false',
       // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
       ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
       ...options.env,

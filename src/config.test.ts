@@ -128,8 +128,10 @@ describe('Kafka configuration', () => {
       batchSize: 500,
       partitionsConsumedConcurrently: 128,
       sessionTimeoutMs: 30000,
+      idempotentProducer: true,
       retryBackoffMs: [1000, 2000, 4000, 8000, 16000],
     });
+    expect(loadConfig({ KAFKA_IDEMPOTENT_PRODUCER: 'false' }).kafka.idempotentProducer).toBe(false);
   });
 
   it('reads brokers, SASL, TLS and the retry schedule', () => {

@@ -114,6 +114,7 @@ const environmentSchema = z.object({
   KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
   KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(1024).default(128),
   KAFKA_SESSION_TIMEOUT_MS: positiveInt.min(6_000).default(30_000),
+  KAFKA_IDEMPOTENT_PRODUCER: bool.default(true),
   RETRY_BACKOFF_MS: z
     .string()
     .regex(/^\d+(,\d+)*$/, 'expected comma-separated milliseconds, e.g. 1000,2000,4000,8000,16000')
@@ -216,6 +217,8 @@ export interface KafkaConfig {
   readonly batchSize: number;
   readonly partitionsConsumedConcurrently: number;
   readonly sessionTimeoutMs: number;
+  /** The customer.events relay uses Kafka's idempotent producer (no duplicates from client retries). */
+  readonly idempotentProducer: boolean;
   /** Waits before each retry of a transient failure; after the last one the message is parked (SPEC §2.4). */
   readonly retryBackoffMs: readonly number[];
 }
@@ -462,6 +465,7 @@ function kafkaConfig(e: z.infer<typeof environmentSchema>, problems: string[]): 
     batchSize: e.KAFKA_BATCH_SIZE,
     partitionsConsumedConcurrently: e.KAFKA_PARTITIONS_CONCURRENTLY,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    idempotentProducer: e.KAFKA_IDEMPOTENT_PRODUCER,
     retryBackoffMs: e.RETRY_BACKOFF_MS,
   };
 }

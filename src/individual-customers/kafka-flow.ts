@@ -70,7 +70,13 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     sessionTimeoutMs: deps.config.sessionTimeoutMs,
     ...(schemaRegistry === undefined ? {} : { schemaRegistry }),
   });
-  const publisher = createKafkaPublisher({ kafka, topic: deps.config.outputTopic, logger: deps.logger, spanName: `send ${deps.config.outputTopic}` });
+  const publisher = createKafkaPublisher({
+    kafka,
+    topic: deps.config.outputTopic,
+    logger: deps.logger,
+    spanName: `send ${deps.config.outputTopic}`,
+    idempotent: deps.config.idempotentProducer,
+  });
   const relay = createOutboxRelay({
     pool: deps.pool,
     destination: 'customer-events',

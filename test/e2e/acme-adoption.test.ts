@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, plainKafka, readTopic, topicSize } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
 
@@ -152,14 +152,14 @@ const BUSINESS_TABLES: [string, string][] = [
   ['processed_events', 'event_id'],
 ];
 
-let mock: KafkaMock;
+let mock: TestKafka;
 let kafka: Kafka;
 let db: TestDatabase;
 let env: Record<string, string>;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { [INPUT]: 2, [OUTPUT]: 4 } });
+  mock = await sharedKafka({ [INPUT]: 2, [OUTPUT]: 4 });
   kafka = plainKafka(mock.bootstrapServers);
   db = await createTestDatabase({ migrate: false });
   await db.pool.query(SEED_DDL);

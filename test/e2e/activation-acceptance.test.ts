@@ -1,6 +1,6 @@
 /**
  * The ACME activation acceptance scenarios (US-0002-06), against the service as it runs (`serve`, a real PostgreSQL,
- * the librdkafka mock broker), driven like ACME's own acceptance tests: events on Kafka, then the HTTP read API polled
+ * the test Kafka broker), driven like ACME's own acceptance tests: events on Kafka, then the HTTP read API polled
  * every 500 ms.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,14 +11,14 @@ import { userActivated, userRegistered } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/global-setup.js';
 import { offsetsOf, plainKafka, produce, readTopic, topicSize } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, kafkaIsReal, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const INPUT = 'acceptance.identity.user.events';
 const OUTPUT = 'acceptance.customer.events';
 const GROUP = 'customer-service-acceptance';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let producer: Producer;
@@ -26,9 +26,9 @@ let child: ChildProcess | undefined;
 let base: string;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { [INPUT]: 2, [OUTPUT]: 2 } });
+  broker = await sharedKafka({ [INPUT]: 2, [OUTPUT]: 2 });
   db = await createTestDatabase();
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   producer = kafka.producer();
   await producer.connect();
   const port = await freePort();
@@ -40,10 +40,11 @@ beforeAll(async () => {
       PATH: process.env.PATH ?? '',
       PORT: String(port),
       DATABASE_URL: db.url,
-      KAFKA_BROKERS: mock.bootstrapServers.join(','),
+      KAFKA_BROKERS: broker.bootstrapServers.join(','),
       KAFKA_INPUT_TOPIC: INPUT,
       KAFKA_OUTPUT_TOPIC: OUTPUT,
       KAFKA_GROUP_ID: GROUP,
+      KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
       RETRY_BACKOFF_MS: '100,200',
       LOG_LEVEL: 'warn',
       // Authentication is not what this test is about (test/integration/auth.test.ts is).
@@ -61,7 +62,7 @@ afterAll(async () => {
   if (child !== undefined && child.exitCode === null) await new Promise((resolve) => child?.once('exit', resolve));
   await producer?.disconnect();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
 const send = (event: { eventId: string; eventType: string; payload: { userId: string } }) =>
@@ -81,7 +82,7 @@ const lookup = async (path: string): Promise<Document | undefined> => {
   return response.status === 200 ? ((await response.json()) as Document) : undefined;
 };
 
-describe('customer profile activation (US-0002-06), acceptance', () => {
+describe(`customer profile activation (US-0002-06), acceptance [${kafkaDescription}]`, () => {
   it('ACTIVE within 5 s of UserActivated; verified; lastActivityAt; CustomerActivated published once with the correlation id; duplicates idempotent', async () => {
     const registration = userRegistered({ timestamp: new Date().toISOString() });
     await send(registration);

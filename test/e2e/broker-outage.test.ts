@@ -9,20 +9,20 @@ import { ROOT, runCli } from '../support/cli.js';
 import { eventually } from '../support/eventually.js';
 import { userRegistered } from '../support/events.js';
 import { freePort } from '../support/global-setup.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { ownKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 let db: TestDatabase;
 let nats: NatsServer;
-let mock: KafkaMock;
+let mock: TestKafka;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   [db, nats, mock] = await Promise.all([
     createTestDatabase(),
     startNatsServer(),
-    startKafkaMock({ topics: { 'outage.identity.user.events': 2, 'outage.customer.events': 2 } }),
+    ownKafka({ 'outage.identity.user.events': 2, 'outage.customer.events': 2 }),
   ]);
 });
 afterAll(async () => {

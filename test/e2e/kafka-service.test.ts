@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, readTopic, topicSize } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, kafkaIsReal, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
 
@@ -15,7 +15,7 @@ const INPUT = 'e2e.identity.user.events';
 const OUTPUT = 'e2e.customer.events';
 const GROUP = 'customer-service-e2e';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let env: Record<string, string>;
@@ -23,20 +23,21 @@ let dir: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  // 5,000 events of ~600 bytes, and up to twice as many CustomerRegistered, over 8 partitions: well under 5 MiB each.
-  mock = await startKafkaMock({ topics: { [INPUT]: 8, [OUTPUT]: 8 } });
+  // 5,000 events of ~600 bytes, and up to twice as many CustomerRegistered, over 8 partitions: well under the mock fallback's 5 MiB each.
+  broker = await sharedKafka({ [INPUT]: 8, [OUTPUT]: 8 });
   db = await createTestDatabase();
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   dir = await mkdtemp(path.join(tmpdir(), 'customer-service-kafka-e2e-'));
   env = {
     PATH: process.env.PATH ?? '',
     DATABASE_URL: db.url,
-    KAFKA_BROKERS: mock.bootstrapServers.join(','),
+    KAFKA_BROKERS: broker.bootstrapServers.join(','),
     KAFKA_INPUT_TOPIC: INPUT,
     KAFKA_OUTPUT_TOPIC: OUTPUT,
     KAFKA_GROUP_ID: GROUP,
     // A killed member never says goodbye: the group waits out its session before handing its partitions on.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
+    KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
     RETRY_BACKOFF_MS: '100,200,400',
     LOG_LEVEL: 'warn',
     // Only the Kafka path is exercised: the HTTP API is not under test here.
@@ -46,7 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -76,7 +77,7 @@ async function startService(port: number): Promise<ChildProcess> {
 
 const count = async (sql: string) => Number((await db.rows<{ n: string }>(sql))[0]?.n);
 
-describe('the service on Kafka, end to end', () => {
+describe(`the service on Kafka, end to end [${kafkaDescription}]`, () => {
   it('killed with SIGKILL mid-stream and restarted: one customer per user, each with its CustomerRegistered', async () => {
     const port = await freePort();
     const first = await startService(port);

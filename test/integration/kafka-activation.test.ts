@@ -8,27 +8,27 @@ import { userActivated, userRegistered } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { plainKafka, produce, readTopic, silentLogger, type OutgoingMessage } from '../support/kafka.js';
 import { startFlow, type RunningFlow } from '../support/kafka-flow.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn } from '../support/service.js';
 
-// Activation (US-0002-06) over Kafka, against the librdkafka mock broker and a real PostgreSQL.
-let mock: KafkaMock;
+// Activation (US-0002-06) over Kafka, against the test Kafka broker and a real PostgreSQL.
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let producer: Producer;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { 'in.a': 2, 'out.a': 2, 'in.b': 1, 'in.c': 1 } });
+  broker = await sharedKafka({ 'activation.in.a': 2, 'activation.out.a': 2, 'activation.in.b': 1, 'activation.in.c': 1 });
   db = await createTestDatabase();
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   producer = kafka.producer();
   await producer.connect();
 });
 afterAll(async () => {
   await producer?.disconnect();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
 const message = (event: { eventId: string; eventType: string; payload: { userId: string } }): OutgoingMessage => ({
@@ -40,7 +40,7 @@ const message = (event: { eventId: string; eventType: string; payload: { userId:
 const statusOf = async (userId: string) =>
   (await db.rows<{ status: string }>('SELECT status FROM customers WHERE user_id = $1', [userId]))[0]?.status;
 
-describe('UserActivated on identity.user.events', () => {
+describe(`UserActivated on identity.user.events [${kafkaDescription}]`, () => {
   it('activates, publishes CustomerActivated once after CustomerRegistered on the same key, ignores and counts EmailVerified', async () => {
     const users = Array.from({ length: 20 }, () => userRegistered());
     const activations = users.map((user) => userActivated(user.payload.userId, { correlationId: user.correlationId }));
@@ -58,10 +58,10 @@ describe('UserActivated on identity.user.events', () => {
       message(activations[index] as (typeof activations)[number]),
     ]);
     stream.push(...activations.slice(0, 5).map(message));
-    await produce(producer, 'in.a', stream);
-    const flow = await startFlow({ brokers: mock.bootstrapServers, pool: db.pool, groupId: `g-${uuidv4()}`, input: 'in.a', output: 'out.a' });
+    await produce(producer, 'activation.in.a', stream);
+    const flow = await startFlow({ brokers: broker.bootstrapServers, pool: db.pool, groupId: `g-${uuidv4()}`, input: 'activation.in.a', output: 'activation.out.a' });
     try {
-      const published = await readTopic(kafka, 'out.a', 40);
+      const published = await readTopic(kafka, 'activation.out.a', 40);
       for (const user of users) expect(await statusOf(user.payload.userId)).toBe('ACTIVE');
       const byKey = new Map<string, { eventType: string; correlationId: string; causationId: string; payload: Record<string, unknown> }[]>();
       for (const item of [...published].sort((a, b) => Number(a.offset) - Number(b.offset))) {
@@ -97,14 +97,14 @@ describe('UserActivated on identity.user.events', () => {
     let flow: RunningFlow | undefined;
     try {
       flow = await startFlow({
-        brokers: mock.bootstrapServers,
+        brokers: broker.bootstrapServers,
         pool: db.pool,
         groupId: `g-${uuidv4()}`,
-        input: 'in.b',
+        input: 'activation.in.b',
         retryBackoffMs: [500, 1000, 2000, 4000],
         onRetryScheduled: (event) => scheduled.push(event.delayMs),
       });
-      await produce(producer, 'in.b', [message(activation)]);
+      await produce(producer, 'activation.in.b', [message(activation)]);
       await eventually(() => Promise.resolve(scheduled.length >= 1), 'the first retry');
       expect(await statusOf(user.payload.userId)).toBeUndefined();
       // The registration lands by another way (HTTP, another partition) while the activation waits.
@@ -119,16 +119,16 @@ describe('UserActivated on identity.user.events', () => {
   it('parks it as CUSTOMER_NOT_FOUND when the schedule runs out; a replay after the registration applies it', async () => {
     const user = userRegistered();
     const activation = userActivated(user.payload.userId);
-    const flow = await startFlow({ brokers: mock.bootstrapServers, pool: db.pool, groupId: `g-${uuidv4()}`, input: 'in.c', retryBackoffMs: [100, 200] });
+    const flow = await startFlow({ brokers: broker.bootstrapServers, pool: db.pool, groupId: `g-${uuidv4()}`, input: 'activation.in.c', retryBackoffMs: [100, 200] });
     let parkedId: string;
     try {
-      await produce(producer, 'in.c', [message(activation)]);
+      await produce(producer, 'activation.in.c', [message(activation)]);
       const [letter] = await eventually(async () => {
         const letters = await listDeadLetters(db.pool, { status: 'parked' });
         const mine = letters.filter((item) => item.messageId === activation.eventId);
         return mine.length > 0 ? mine : undefined;
       }, 'the dead letter');
-      expect(letter).toMatchObject({ reasonCode: 'CUSTOMER_NOT_FOUND', attempts: 3, source: 'in.c' });
+      expect(letter).toMatchObject({ reasonCode: 'CUSTOMER_NOT_FOUND', attempts: 3, source: 'activation.in.c' });
       parkedId = letter?.id ?? '';
     } finally {
       await flow.stop();

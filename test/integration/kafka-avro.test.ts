@@ -1,6 +1,6 @@
 /**
  * Avro with a Schema Registry on identity.user.events and customer.events, against a real Schema Registry (Apicurio
- * Registry 2.6, its Confluent-compatible API; see test/support/schema-registry.ts), the librdkafka mock broker and a
+ * Registry 2.6, its Confluent-compatible API; see test/support/schema-registry.ts), the run's Kafka broker (real, or the mock where Java is missing) and a
  * real PostgreSQL. The service's own Kafka wiring (`startKafkaFlow`) runs, configured through `loadConfig`.
  */
 import type { Kafka, Producer } from 'kafkajs';
@@ -16,13 +16,13 @@ import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { userActivated, userRegistered } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { plainKafka, produce, silentLogger, type OutgoingMessage } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startSchemaRegistry, type TestSchemaRegistry } from '../support/schema-registry.js';
 import { activateCustomersOn, registerCustomersOn } from '../support/service.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
-let mock: KafkaMock;
+let mock: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let producer: Producer;
@@ -33,7 +33,7 @@ let registry: SchemaRegistry;
 beforeAll(async () => {
   [registryServer, mock, db] = await Promise.all([
     startSchemaRegistry(),
-    startKafkaMock({ topics: { 'avro.mixed.in': 4, 'avro.mixed.out': 4, 'avro.bad.in': 1, 'avro.outage.in': 2, 'avro.outage.out': 2 } }),
+    sharedKafka({ 'avro.mixed.in': 4, 'avro.mixed.out': 4, 'avro.bad.in': 1, 'avro.outage.in': 2, 'avro.outage.out': 2 }),
     createTestDatabase(),
   ]);
   // The service reaches the registry through a proxy the outage test can cut.

@@ -8,27 +8,27 @@ import { createOutboxRelay } from '../../src/platform/postgres/outbox-relay.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, plainKafka, readTopic, silentLogger, testKafkaClient } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, ownKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn, valid } from '../support/service.js';
 
 const OUTPUT = 'relay.customer.events';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { [OUTPUT]: 4 } });
+  broker = await ownKafka({ [OUTPUT]: 4 });
   db = await createTestDatabase();
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
 });
 afterAll(async () => {
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
-describe('outbox relay to Kafka customer.events', () => {
+describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
   it('keeps the backlog while the broker is down (the gauge shows it), then drains it completely, in outbox order per partition', async () => {
     // The gauge is read from the database at each scrape, as the service's /metrics does.
     const metrics = createMetrics({
@@ -37,7 +37,13 @@ describe('outbox relay to Kafka customer.events', () => {
     });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({ kafka: testKafkaClient(mock.bootstrapServers), topic: OUTPUT, logger: silentLogger, spanName: `send ${OUTPUT}` });
+    const publisher = createKafkaPublisher({
+      kafka: testKafkaClient(broker.bootstrapServers),
+      topic: OUTPUT,
+      logger: silentLogger,
+      spanName: `send ${OUTPUT}`,
+      idempotent: broker.real,
+    });
     const relay = createOutboxRelay({ pool: db.pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake, logger: silentLogger, maxBackoffMs: 1_000 });
     const gauge = async () => (await metrics.outboxBacklog.get()).values.find((v) => v.labels.destination === 'customer-events')?.value;
     const unpublished = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL'))[0]?.n);
@@ -47,14 +53,14 @@ describe('outbox relay to Kafka customer.events', () => {
       // Woken by the commit, not by a poll timer.
       await eventually(unpublished, (n) => n === 0, { what: 'the first 100 published' });
 
-      await mock.brokersDown();
+      await broker.brokersDown();
       for (let batch = 0; batch < 4; batch += 1) {
         await register(Array.from({ length: 50 }, () => ({ event: valid(userRegistered()) })));
       }
       await eventually(gauge, (value) => value === 200, { what: 'the backlog gauge at 200', timeoutMs: 10_000 });
       expect(await unpublished()).toBe(200);
 
-      await mock.brokersUp();
+      await broker.brokersUp();
       await eventually(unpublished, (n) => n === 0, { what: 'the backlog drained', timeoutMs: 30_000 });
       await eventually(gauge, (value) => value === 0, { what: 'the backlog gauge at 0' });
 

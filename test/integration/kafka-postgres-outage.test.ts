@@ -4,13 +4,13 @@ import { createPool, type Pool } from '../../src/platform/postgres/database.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, produce } from '../support/kafka.js';
 import { startFlow } from '../support/kafka-flow.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const INPUT = 'outage.identity.user.events';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let proxy: TcpProxy;
 let proxiedPool: Pool;
@@ -18,12 +18,12 @@ let kafka: Kafka;
 let producer: Producer;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { [INPUT]: 4 } });
+  broker = await sharedKafka({ [INPUT]: 4 });
   db = await createTestDatabase();
   const url = new URL(db.url);
   proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
   proxiedPool = createPool(throughProxy(db.url, proxy), 5);
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   producer = kafka.producer();
   await producer.connect();
 });
@@ -32,18 +32,18 @@ afterAll(async () => {
   await proxiedPool?.end();
   await proxy?.close();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
 const messagesOf = (events: ReturnType<typeof userRegistered>[]) =>
   events.map((event) => ({ key: event.payload.userId, value: JSON.stringify(event) }));
 
-describe('PostgreSQL unavailable for 20 s in the middle of consumption', () => {
+describe(`PostgreSQL unavailable for 20 s in the middle of consumption [${kafkaDescription}]`, () => {
   it('loses nothing, duplicates nothing, never rebalances, and retries at 1, 2, 4, 8, 16 s', async () => {
     const groupId = `outage-${Date.now()}`;
     const retries: { partition: number; attempt: number; delayMs: number; at: number }[] = [];
     const flow = await startFlow({
-      brokers: mock.bootstrapServers,
+      brokers: broker.bootstrapServers,
       pool: proxiedPool,
       groupId,
       input: INPUT,

@@ -4,31 +4,32 @@ import { loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { eventually, silentLogger } from '../support/kafka.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, kafkaIsReal, ownKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn } from '../support/service.js';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let flow: KafkaFlow | undefined;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { 'readiness.identity.user.events': 2, 'readiness.customer.events': 2 } });
+  broker = await ownKafka({ 'readiness.identity.user.events': 2, 'readiness.customer.events': 2 });
   db = await createTestDatabase();
 });
 afterAll(async () => {
   await flow?.stop();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
-describe('readiness with Kafka configured', () => {
+describe(`readiness with Kafka configured [${kafkaDescription}]`, () => {
   it('reports the broker unreachable while it is down, and reachable again when it is back', async () => {
     const { kafka } = loadConfig({
-      KAFKA_BROKERS: mock.bootstrapServers.join(','),
+      KAFKA_BROKERS: broker.bootstrapServers.join(','),
       KAFKA_INPUT_TOPIC: 'readiness.identity.user.events',
       KAFKA_OUTPUT_TOPIC: 'readiness.customer.events',
       KAFKA_GROUP_ID: 'readiness',
+      KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
     });
     flow = startKafkaFlow({
       config: kafka,
@@ -40,9 +41,9 @@ describe('readiness with Kafka configured', () => {
     });
     const reachable = () => (flow as KafkaFlow).isReachable();
     await eventually(reachable, (up) => up, { what: 'the broker reachable', timeoutMs: 20_000 });
-    await mock.brokersDown();
+    await broker.brokersDown();
     await eventually(reachable, (up) => !up, { what: 'the broker reported unreachable', timeoutMs: 30_000 });
-    await mock.brokersUp();
+    await broker.brokersUp();
     await eventually(reachable, (up) => up, { what: 'the broker reachable again', timeoutMs: 30_000 });
     expect(await reachable()).toBe(true);
   }, 90_000);

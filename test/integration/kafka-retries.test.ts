@@ -7,12 +7,12 @@ import { createPool, type Pool } from '../../src/platform/postgres/database.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, produce, silentLogger } from '../support/kafka.js';
 import { startFlow } from '../support/kafka-flow.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn } from '../support/service.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let producer: Producer;
@@ -20,11 +20,11 @@ const pools: Pool[] = [];
 let proxy: TcpProxy;
 
 beforeAll(async () => {
-  mock = await startKafkaMock({ topics: { 'held.user.events': 4, 'parked.user.events': 2 } });
+  broker = await sharedKafka({ 'held.user.events': 4, 'parked.user.events': 2 });
   db = await createTestDatabase();
   const url = new URL(db.url);
   proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   producer = kafka.producer();
   await producer.connect();
 });
@@ -33,13 +33,13 @@ afterAll(async () => {
   for (const pool of pools) await pool.end();
   await proxy?.close();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
 const customerCount = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM customers'))[0]?.n);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('retries of transient failures', () => {
+describe(`retries of transient failures [${kafkaDescription}]`, () => {
   it('hold back only the affected partition, with heartbeats flowing through a wait longer than the session timeout', async () => {
     const topic = 'held.user.events';
     // lock_timeout turns "another transaction holds this user's lock" into a transient failure (55P03) of that message.
@@ -56,7 +56,7 @@ describe('retries of transient failures', () => {
     const groupId = `held-${Date.now()}`;
     let retried = 0;
     const flow = await startFlow({
-      brokers: mock.bootstrapServers,
+      brokers: broker.bootstrapServers,
       pool,
       groupId,
       input: topic,
@@ -105,7 +105,7 @@ describe('retries of transient failures', () => {
     const groupId = `parked-${Date.now()}`;
     const exhausted = new Set<number>();
     const flow = await startFlow({
-      brokers: mock.bootstrapServers,
+      brokers: broker.bootstrapServers,
       pool,
       groupId,
       input: topic,

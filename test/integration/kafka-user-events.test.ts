@@ -4,34 +4,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, produce, readTopic, type OutgoingMessage } from '../support/kafka.js';
 import { startFlow } from '../support/kafka-flow.js';
-import { startKafkaMock, type KafkaMock } from '../support/kafka-mock.js';
+import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
 const INPUT = 'identity.user.events';
 const OUTPUT = 'customer.events';
 const MAX_MESSAGE_BYTES = 4096;
 
-let mock: KafkaMock;
+let broker: TestKafka;
 let db: TestDatabase;
 let kafka: Kafka;
 let producer: Producer;
 
 beforeAll(async () => {
-  // 1,000 messages of ~600 bytes over 8 partitions: far below the mock's ~5 MiB per partition.
-  mock = await startKafkaMock({ topics: { [INPUT]: 8, [OUTPUT]: 8, 'other.identity.events': 2, 'other.customer.events': 2 } });
+  // 1,000 messages of ~600 bytes over 8 partitions: far below the mock fallback's ~5 MiB per partition.
+  broker = await sharedKafka({ [INPUT]: 8, [OUTPUT]: 8, 'other.identity.events': 2, 'other.customer.events': 2 });
   db = await createTestDatabase();
-  kafka = plainKafka(mock.bootstrapServers);
+  kafka = plainKafka(broker.bootstrapServers);
   producer = kafka.producer();
   await producer.connect();
 });
 afterAll(async () => {
   await producer?.disconnect();
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
 const flowOf = (input: string, output: string, groupId: string) =>
-  startFlow({ brokers: mock.bootstrapServers, pool: db.pool, groupId, input, output, maxMessageBytes: MAX_MESSAGE_BYTES });
+  startFlow({ brokers: broker.bootstrapServers, pool: db.pool, groupId, input, output, maxMessageBytes: MAX_MESSAGE_BYTES });
 
 const message = (event: ReturnType<typeof userRegistered>): OutgoingMessage => ({
   key: event.payload.userId,
@@ -60,7 +60,7 @@ function invalidMessages(): { message: OutgoingMessage; reason: string }[] {
   ];
 }
 
-describe('Kafka consumer of identity.user.events, with the relay to customer.events', () => {
+describe(`Kafka consumer of identity.user.events, with the relay to customer.events [${kafkaDescription}]`, () => {
   it('turns 1,000 messages (940 new, 50 redelivered, 10 invalid) into 940 customers, 10 dead letters and 940 CustomerRegistered', async () => {
     const groupId = `customer-service-${Date.now()}`;
     const events = Array.from({ length: 940 }, () => userRegistered());

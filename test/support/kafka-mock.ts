@@ -1,5 +1,7 @@
 /**
- * Test harness for librdkafka's built-in Kafka-protocol mock cluster (Debian `librdkafka-dev`).
+ * Test harness for librdkafka's built-in Kafka-protocol mock cluster (Debian `librdkafka-dev`): the stand-in the
+ * Kafka tests fall back to on a machine without Java (the real broker is `kafka-broker.ts`; see
+ * `kafka-test-broker.ts`).
  *
  * `startKafkaMock()` compiles `kafka-mock/mock-broker.c` on first use (into the gitignored
  * `kafka-mock/bin/`), starts it as a child process and returns its bootstrap servers, which any

@@ -208,8 +208,11 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
   async function runOnce(): Promise<void> {
     const current = options.kafka.consumer({
       groupId: options.groupId,
+      // A missing input topic is waited for (runOnce fails, launch() retries), never created with broker defaults.
+      allowAutoTopicCreation: false,
       readUncommitted: false,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      rebalanceTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 250,
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },

@@ -1,18 +1,34 @@
 /**
  * Publishes outbox messages to one topic: the `publish` of an outbox relay (`platform/postgres/outbox-relay.ts`).
  *
- * Plain produce with `acks: -1` (all in-sync replicas). Not the idempotent producer: the outbox already gives
- * at-least-once with a stable `eventId` (header and key) that consumers dedupe on, and the test broker does not
- * support it. Ordering: the relay hands over messages in outbox order and awaits each send, so messages of one
- * key (one aggregate) reach their partition in order.
+ * `acks: -1` (all in-sync replicas) and, by default, the idempotent producer: when the client resends a batch whose
+ * acknowledgement it never saw (a dropped connection, a leader change), the broker recognises the producer id and
+ * sequence numbers and does not append it twice. That narrows duplicates to the outbox's own redelivery (a crash
+ * between send and `published_at`, or a fresh producer after a failed send), which carries the same `eventId` for
+ * consumers to dedupe on. `KAFKA_IDEMPOTENT_PRODUCER=false` turns it off for brokers that refuse it (older clusters
+ * without the IdempotentWrite ACL, librdkafka's mock).
+ *
+ * Topics are never created from here (`allowAutoTopicCreation: false`, even where the broker would): a topic created
+ * on first use gets the broker's default partitions and replication, not what the operators planned. A missing topic
+ * fails the send; the rows stay in the outbox until it exists.
+ *
+ * Ordering: the relay hands over messages in outbox order and awaits each send, so messages of one key (one
+ * aggregate) reach their partition in order.
+ *
+ * Every partition is checked off against the broker's answer. kafkajs 2.2.4 resolves a send that lost messages when a
+ * partition's leader moved, during the send's retries, to a broker that had already answered for other partitions: it
+ * never sends that partition again (seen in `kafka-leader-change.test.ts`). So this module assigns partitions itself
+ * (kafkajs' default, Java-compatible partitioner over the topic's metadata) and resends what was not acknowledged.
  */
 import { SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
-import type { Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import type { PendingMessage } from '../postgres/outbox-relay.js';
 import type { KafkaClient } from './client.js';
 
 const tracer = trace.getTracer('customer-service');
+const METADATA_MAX_AGE_MS = 60_000;
+const PARTITION_ROUNDS = 3;
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 export interface KafkaPublisherOptions {
@@ -23,6 +39,8 @@ export interface KafkaPublisherOptions {
   readonly spanName: string;
   /** Time the broker has to acknowledge a send before it counts as failed. */
   readonly timeoutMs?: number;
+  /** The idempotent producer (default true). */
+  readonly idempotent?: boolean;
 }
 
 export interface KafkaPublisher {
@@ -34,12 +52,34 @@ export interface KafkaPublisher {
 export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
+  let admin: Admin | undefined;
+  let metadata: { partitions: PartitionMetadata[]; at: number } | undefined;
+  const partitionOf = Partitioners.DefaultPartitioner();
+
+  /** The topic's partitions, cached for a minute and dropped after a failure. A missing topic fails the send. */
+  const partitions = async (): Promise<PartitionMetadata[]> => {
+    if (metadata !== undefined && Date.now() - metadata.at < METADATA_MAX_AGE_MS) return metadata.partitions;
+    admin ??= options.kafka.admin();
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [options.topic] });
+    const found = topics[0]?.partitions ?? [];
+    if (found.length === 0) throw new Error(`Kafka topic ${options.topic} has no partitions`);
+    metadata = { partitions: found, at: Date.now() };
+    return found;
+  };
 
   const connected = (): Promise<Producer> => {
     if (producer !== undefined) return Promise.resolve(producer);
     connecting ??= (async () => {
       // Our relay owns the longer retry schedule: fail a send quickly so the backlog, not a hidden queue, shows the outage.
-      const created = options.kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 } });
+      // Idempotence needs one request in flight per connection for kafkajs to keep the sequence numbers in order.
+      const idempotent = options.idempotent ?? true;
+      const created = options.kafka.producer({
+        allowAutoTopicCreation: false,
+        idempotent,
+        ...(idempotent ? { maxInFlightRequests: 1 } : {}),
+        retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
+      });
       try {
         await created.connect();
         producer = created;
@@ -54,7 +94,25 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
   const reset = async () => {
     const current = producer;
     producer = undefined;
+    metadata = undefined;
     await current?.disconnect().catch(() => undefined);
+  };
+
+  /** Sends `outgoing` (partitions assigned) until the broker has acknowledged every partition, for a few rounds. */
+  const sendAll = async (current: Producer, outgoing: (Message & { partition: number })[]): Promise<void> => {
+    let pending = outgoing;
+    for (let round = 1; ; round += 1) {
+      const results = await current.send({ topic: options.topic, acks: -1, timeout: options.timeoutMs ?? 10_000, messages: pending });
+      const acknowledged = new Set(results.filter((result) => result.errorCode === 0).map((result) => result.partition));
+      const missing = pending.filter((message) => !acknowledged.has(message.partition));
+      if (missing.length === 0) return;
+      const missingPartitions = [...new Set(missing.map((message) => message.partition))];
+      if (round >= PARTITION_ROUNDS) {
+        throw new Error(`Kafka did not acknowledge partitions ${missingPartitions.join(', ')} of ${options.topic} after ${round} sends`);
+      }
+      options.logger.warn({ topic: options.topic, partitions: missingPartitions, messages: missing.length }, 'send resolved without these partitions; sending them again');
+      pending = missing;
+    }
   };
 
   return {
@@ -76,12 +134,12 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         async (span) => {
           try {
             const current = await connected();
-            await current.send({
-              topic: options.topic,
-              acks: -1,
-              timeout: options.timeoutMs ?? 10_000,
-              messages: messages.map((message) => ({ key: message.key, value: message.payload, headers: { ...message.headers } })),
+            const partitionMetadata = await partitions();
+            const outgoing = messages.map((message) => {
+              const record: Message = { key: message.key, value: message.payload, headers: { ...message.headers } };
+              return { ...record, partition: partitionOf({ topic: options.topic, partitionMetadata, message: record }) };
             });
+            await sendAll(current, outgoing);
           } catch (error) {
             span.recordException(error as Error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
@@ -97,6 +155,8 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     async disconnect() {
       await connecting?.catch(() => undefined);
       await reset();
+      await admin?.disconnect().catch(() => undefined);
+      admin = undefined;
     },
   };
 }
