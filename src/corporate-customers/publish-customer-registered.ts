@@ -106,7 +106,7 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
 
 async function send(
   options: PublishOptions,
-  events: readonly { readonly id: string; readonly subject: string; readonly body: string }[],
+  events: readonly { readonly source: string; readonly id: string; readonly subject: string; readonly body: string }[],
   out: (line: string) => void,
   progress: Progress,
 ): Promise<number> {
