@@ -14,7 +14,7 @@ import { ConfigError, corporateJobInput, loadConfig, type CorporateJobInput, typ
 import { createLogger, type Logger } from '../platform/logger.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { connectNats } from '../platform/nats/connection.js';
-import { InvalidInputError, PLAUSIBLE_YEARS, plausibleInstant, type FieldViolation, type Parsed } from '../platform/validation.js';
+import { InvalidInputError, PLAUSIBLE_YEARS, isPlausibleYear, type FieldViolation, type Parsed } from '../platform/validation.js';
 import { openDatabase } from '../service.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
@@ -41,6 +41,9 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\
 /** What a Go template renders for a missing map key without `missingkey=error`. */
 const GO_NO_VALUE = '<no value>';
 
+/** Go's zero `time.Time` as the CloudEvents SDK renders it: an event whose time was never set, so no time at all. */
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** A value the Job can use as an id component: not blank, not a template artefact, printable and bounded. */
@@ -49,7 +52,7 @@ const EVENT_ID_MAX_LENGTH = 200;
 function presentValue(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.trim();
-  return trimmed === '' || trimmed === GO_NO_VALUE || trimmed === 'null' ? undefined : trimmed;
+  return trimmed === '' || trimmed === GO_NO_VALUE || trimmed === GO_ZERO_TIME || trimmed === 'null' ? undefined : trimmed;
 }
 
 function sha256(text: string): string {
@@ -92,11 +95,12 @@ export function parseJobInput(input: CorporateJobInput): Parsed<CorporateRegistr
   const time = presentValue(input.EVENT_TIME);
   if (time !== undefined && (!RFC3339.test(time) || Number.isNaN(Date.parse(time.replace(' ', 'T'))))) {
     violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: 'must be an RFC 3339 timestamp' });
-  } else if (input.EVENT_TIME !== undefined && !plausibleInstant().safeParse(input.EVENT_TIME).success) {
+  } else if (time !== undefined && !isPlausibleYear(new Date(time.replace(' ', 'T')).getUTCFullYear())) {
     violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: `must lie in the UTC years ${PLAUSIBLE_YEARS.first} to ${PLAUSIBLE_YEARS.last}` });
   }
-  // The CloudEvent identity attributes, with the same bounds as over NATS and HTTP.
-  for (const name of ['EVENT_ID', 'EVENT_SOURCE', 'CUSTOMER_ID'] as const) {
+  // The CloudEvent identity attributes, with the same bounds as over NATS and HTTP. EVENT_ID is not among them: an
+  // unusable one (over-long included) stands for its digest (`jobEventId`), so it never fails a valid registration.
+  for (const name of ['EVENT_SOURCE', 'CUSTOMER_ID'] as const) {
     if ((input[name]?.length ?? 0) > CLOUDEVENT_ID_MAX_LENGTH) {
       violations.push({ code: 'FIELD_TOO_LONG', field: name, message: `must be at most ${CLOUDEVENT_ID_MAX_LENGTH} characters` });
     }

@@ -124,14 +124,17 @@ export function findUnstorableString(value: unknown, path = ''): string | undefi
 /** First and last UTC year a registration timestamp may have (SPEC §3): earlier or later ones are typos or attacks. */
 export const PLAUSIBLE_YEARS = { first: 2000, last: 9999 } as const;
 
+export function isPlausibleYear(year: number): boolean {
+  return year >= PLAUSIBLE_YEARS.first && year <= PLAUSIBLE_YEARS.last;
+}
+
 /** An RFC 3339 instant with an offset whose UTC year is plausible; INVALID_TIMESTAMP otherwise. */
 export function plausibleInstant() {
   return z.iso.datetime({ offset: true }).refine(
     (value) => {
       // A value that is no instant at all has its INVALID_TIMESTAMP from the format check already.
       if (Number.isNaN(Date.parse(value))) return true;
-      const year = new Date(value).getUTCFullYear();
-      return year >= PLAUSIBLE_YEARS.first && year <= PLAUSIBLE_YEARS.last;
+      return isPlausibleYear(new Date(value).getUTCFullYear());
     },
     { message: `must lie in the UTC years ${PLAUSIBLE_YEARS.first} to ${PLAUSIBLE_YEARS.last}`, params: { reason: 'INVALID_TIMESTAMP' } },
   );

@@ -192,7 +192,8 @@ describe('the mirror in the running service', () => {
     await env.knapscen.connection.query('DELETE FROM users WHERE customer_id IN (SELECT id FROM corporate_customers WHERE name LIKE ?)', ['%']);
     await env.knapscen.connection.query('DELETE FROM corporate_customers ORDER BY id LIMIT 100');
     const result = await runCli(['projections', 'rebuild'], serviceEnv());
-    expect(result.stderr).toBe('');
+    // stderr holds the rebuild's logs and progress lines (stdout the JSON report alone); none of them an error.
+    expect(result.stderr).not.toMatch(/"level":(50|60)/);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { projection: string; events: number });
     expect(lines.map((line) => line.projection)).toContain(KNAPSCEN_MIRROR_PROJECTION);
