@@ -11,7 +11,7 @@
 # an external PostgreSQL (DATABASE_URL or DB_*), and an embedded server would need a writable data directory, which a
 # read-only root file system does not have. Started without a database configured, the service exits 2 and says so.
 
-ARG NODE_IMAGE=node:22-slim
+ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
