@@ -113,6 +113,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   // Readiness is UP only while every dependency answers: brokers and the read model register their checks here.
   const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
+  if (readModel.ping !== undefined) healthChecks.readModel = readModel.ping.bind(readModel);
   const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({
     metrics,
