@@ -5,7 +5,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FindCustomer } from './individual-customers/customers.http.js';
-import { customerRoutes, userRegisteredIntake } from './individual-customers/customers.http.js';
+import { customerRoutes, userActivatedIntake, userRegisteredIntake } from './individual-customers/customers.http.js';
+import type { ActivateCustomers } from './individual-customers/activate-customers.js';
 import type { RegisterCustomers } from './individual-customers/register-customers.js';
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
   readonly registerCustomers: RegisterCustomers;
+  /** `UserActivated` over HTTP; without it `POST /api/v1/events` answers 415 for that type. */
+  readonly activateCustomers?: ActivateCustomers;
   readonly findCustomer: FindCustomer;
   readonly metrics: Metrics;
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
@@ -57,7 +60,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
     customerRoutes(api, deps.findCustomer);
     for (const routes of deps.extraRoutes ?? []) routes(api);
-    eventsRoutes(api, [userRegisteredIntake(deps.registerCustomers), ...(deps.extraIntake ?? [])]);
+    eventsRoutes(api, [
+      userRegisteredIntake(deps.registerCustomers),
+      ...(deps.activateCustomers === undefined ? [] : [userActivatedIntake(deps.activateCustomers, deps.metrics)]),
+      ...(deps.extraIntake ?? []),
+    ]);
     done();
   });
   return app;

@@ -9,6 +9,7 @@ import type { Config, DatabaseConfig } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
+import { createActivateCustomers } from './individual-customers/activate-customers.js';
 import type { HealthCheck } from './platform/http/health.routes.js';
 import type { Logger } from './platform/logger.js';
 import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
@@ -124,6 +125,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     clock: () => new Date(),
     newId: () => uuidv7(),
   });
+  const activateCustomers = createActivateCustomers({
+    metrics,
+    logger,
+    onCommitted: fanOut(projectorWake, relayWake),
+    pool: database.pool,
+    clock: () => new Date(),
+    newId: () => uuidv7(),
+  });
   // Corporate flow: HTTP always; JetStream consumer and relays when NATS is configured.
   const corporateWake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
   const registerCorporateCustomer = createRegisterCorporateCustomer({
@@ -160,6 +169,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     registerCustomers,
+    activateCustomers,
     metrics,
     findCustomer: (key) => readModel.find(key),
     healthChecks,
@@ -185,6 +195,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       config: config.kafka,
       pool: database.pool,
       register: registerCustomers,
+      activate: activateCustomers,
       logger,
       metrics,
       relayWake,

@@ -149,6 +149,12 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
       await upsertForward(collection(collectionFor(target)), customers);
     },
 
+    async get(customerIds, target) {
+      if (customerIds.length === 0) return [];
+      const stored = await collection(collectionFor(target)).find({ _id: { $in: [...customerIds] } }).toArray();
+      return stored.map(fromMongoDocument);
+    },
+
     async find(key) {
       const query = lookupQuery(key);
       const found = await collection(ACTIVE_COLLECTION).findOne(query.filter, query.sort === undefined ? {} : { sort: query.sort });

@@ -42,6 +42,15 @@ export function createPostgresCustomerReadModel(pool: Pool): CustomerReadModel {
       );
     },
 
+    async get(customerIds, target) {
+      if (customerIds.length === 0) return [];
+      const { rows } = await target.client.query<{ document: Customer; version: number }>(
+        'SELECT document, version FROM customer_documents WHERE generation = $1 AND customer_id = ANY($2::uuid[])',
+        [target.generation, customerIds],
+      );
+      return rows.map((row): VersionedCustomer => ({ document: row.document, version: row.version }));
+    },
+
     async find(key) {
       const where = {
         id: 'customer_id = $1',

@@ -9,6 +9,7 @@ import type { Queryable } from '../platform/postgres/database.js';
 import type { CustomerKey } from './customer-store.js';
 import type { Customer } from './domain/customer.js';
 import { newCustomer } from './domain/customer.js';
+import { activate } from './domain/activation.js';
 import type { CustomerNumber } from './domain/customer-number.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 
@@ -34,6 +35,8 @@ export interface CustomerReadModel {
   /** Creates collections and indexes (MongoDB); nothing to do for PostgreSQL, whose schema is a migration. */
   prepare(): Promise<void>;
   upsert(customers: readonly VersionedCustomer[], target: ReadModelTarget): Promise<void>;
+  /** The documents of `customerIds` in a generation, with their versions (what a later event of a stream applies to). */
+  get(customerIds: readonly string[], target: ReadModelTarget): Promise<VersionedCustomer[]>;
   /** Looks up the active generation. By e-mail: case-insensitive, the earliest registration when several share it. */
   find(key: CustomerKey): Promise<Customer | undefined>;
   /** Every document of a generation with its version, ordered by customer id (rebuild checks and tests). */
@@ -82,20 +85,45 @@ export function customerFromRegistered(event: StoredEvent): VersionedCustomer {
   return { document: { ...customer, status: payload.status, registeredAt: payload.registeredAt, lastActivityAt: payload.registeredAt }, version: event.streamVersion };
 }
 
-/** The projection the projector runs: `CustomerRegistered` → documents. */
+/** The stored payload of `CustomerActivated` (the published one). */
+const customerActivatedPayload = z.object({ customerId: z.string(), activatedAt: z.string() });
+
+/**
+ * The document after a `CustomerActivated`: the domain's own rule (`activate`) applied to the document as the previous
+ * event of the stream left it. `lastActivityAt` is `activatedAt` exactly as recorded.
+ */
+export function customerAfterActivated(previous: VersionedCustomer, event: StoredEvent): VersionedCustomer {
+  const payload = customerActivatedPayload.parse(event.payload);
+  const activated = activate(previous.document, new Date(payload.activatedAt));
+  return { document: { ...activated, lastActivityAt: payload.activatedAt }, version: event.streamVersion };
+}
+
+/** The projection the projector runs: `CustomerRegistered` creates documents, `CustomerActivated` evolves them. */
 export function customerProjection(readModel: CustomerReadModel): Projection {
   return {
     name: readModel.projectionName,
-    eventTypes: new Set(['CustomerRegistered']),
+    eventTypes: new Set(['CustomerRegistered', 'CustomerActivated']),
     async apply(events, target) {
-      // The latest version per customer in this batch; older ones would be replaced anyway.
+      // The latest version per customer in this batch; older ones would be replaced anyway. A later event of a stream
+      // applies to the document as this batch left it, or else as stored.
       const latest = new Map<string, VersionedCustomer>();
+      const evolving = events.filter((event) => event.eventType !== 'CustomerRegistered').map((event) => event.streamId);
+      const stored = new Map<string, VersionedCustomer>((await readModel.get([...new Set(evolving)], target)).map((customer) => [customer.document.customerId, customer]));
       for (const event of events) {
         switch (event.eventType) {
           case 'CustomerRegistered': {
             const customer = customerFromRegistered(event);
             const seen = latest.get(customer.document.customerId);
             if (seen === undefined || seen.version < customer.version) latest.set(customer.document.customerId, customer);
+            break;
+          }
+          case 'CustomerActivated': {
+            const previous = latest.get(event.streamId) ?? stored.get(event.streamId);
+            // Projection runs in commit order, so the registration is in this batch or already stored; a document
+            // already at this version or beyond (a replayed batch) stays as it is.
+            if (previous === undefined) throw new Error(`CustomerActivated ${event.eventId} for a customer without a document`);
+            if (previous.version >= event.streamVersion) break;
+            latest.set(event.streamId, customerAfterActivated(previous, event));
             break;
           }
           default:

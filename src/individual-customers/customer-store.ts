@@ -159,3 +159,31 @@ function toCustomer(row: CustomerRow): Customer {
     profileCompleteness: row.profile_completeness,
   };
 }
+
+/** Activation of customers (`activation.ts`): status, verified e-mail and last activity, one statement for the batch. */
+export function activateCustomersStatement(customers: readonly Customer[]): Statement | undefined {
+  if (customers.length === 0) return undefined;
+  return {
+    text: `UPDATE customers AS c
+     SET status = u.status, email_verified = u.verified, last_activity_at = u.last_activity_at, updated_at = NOW()
+     FROM unnest($1::uuid[], $2::text[], $3::bool[], $4::timestamptz[]) AS u(id, status, verified, last_activity_at)
+     WHERE c.id = u.id`,
+    values: [
+      customers.map((c) => c.customerId),
+      customers.map((c) => c.status),
+      customers.map((c) => c.email.verified),
+      customers.map((c) => c.lastActivityAt),
+    ],
+  };
+}
+
+/** The current version of each customer's event stream (0 for a customer without events, e.g. an adopted row). */
+export async function streamVersions(client: Queryable, customerIds: readonly string[]): Promise<Map<string, number>> {
+  if (customerIds.length === 0) return new Map();
+  const { rows } = await client.query<{ stream_id: string; version: number }>(
+    `SELECT stream_id, max(stream_version) AS version FROM event_store
+     WHERE stream_type = 'Customer' AND stream_id = ANY($1::text[]) GROUP BY stream_id`,
+    [customerIds],
+  );
+  return new Map(rows.map((row) => [row.stream_id, row.version]));
+}

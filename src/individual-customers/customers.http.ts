@@ -12,7 +12,10 @@ import type { Customer } from './domain/customer.js';
 import { parseCustomerNumber } from './domain/customer-number.js';
 import { parseCustomerId, parseUserId } from './domain/ids.js';
 import type { CustomerKey } from './customer-store.js';
+import type { ActivateCustomers } from './activate-customers.js';
 import type { RegisterCustomers } from './register-customers.js';
+import { parseUserActivated, USER_ACTIVATED } from './user-activated.schema.js';
+import type { Metrics } from '../platform/metrics.js';
 import { parseUserRegistered, USER_REGISTERED } from './user-registered.schema.js';
 import { z } from 'zod';
 
@@ -126,6 +129,53 @@ export function userRegisteredIntake(register: RegisterCustomers): IntakeHandler
   return {
     envelopes: { [USER_REGISTERED]: (body, trace) => handle(body, trace, '') },
     cloudEvents: { 'com.acme.identity.user.registered': (event, trace) => handle(event.data, trace, 'data') },
+  };
+}
+
+/**
+ * `UserActivated` over HTTP (US-0002-06): as a plain envelope, or as the `data` of a `com.acme.identity.user.activated`
+ * CloudEvent. 200 `activated` or `duplicate`; 409 `CUSTOMER_NOT_FOUND` when the user has no customer (nothing written:
+ * the caller sends it again once the registration is in); 400 with the reason codes of registration.
+ */
+export function userActivatedIntake(activate: ActivateCustomers, metrics?: Metrics): IntakeHandlers {
+  const handle = (body: unknown, trace: TraceContext, fieldPrefix: string): Promise<IntakeResult> =>
+    inSpan(
+      'consume_user_activated_event',
+      { parent: contextFromTraceContext(trace), kind: SpanKind.SERVER, attributes: { 'messaging.system': 'http' } },
+      (span) => consume(body, traceContextOfSpan(span), fieldPrefix, (eventId) => span.setAttribute('messaging.message.id', eventId)),
+    );
+  const consume = async (body: unknown, trace: TraceContext, fieldPrefix: string, identify: (eventId: string) => void): Promise<IntakeResult> => {
+    const parsed = parseUserActivated(body, fieldPrefix);
+    if (!parsed.ok) {
+      metrics?.customerActivated.inc({ status: 'rejected' });
+      const status = parsed.error.code === 'UNSUPPORTED_EVENT_TYPE' ? 415 : 400;
+      throw new HttpProblem(invalidInput(parsed.error, status));
+    }
+    identify(parsed.value.eventId);
+    const [result] = await activate([{ event: parsed.value, trace, source: { transport: 'http' } }]);
+    if (result === undefined) throw new Error('activation returned no result');
+    switch (result.outcome) {
+      case 'activated':
+      case 'duplicate':
+        return {
+          outcome: result.outcome,
+          body: { customerId: result.customer.customerId, customerNumber: result.customer.customerNumber, status: result.customer.status },
+        };
+      case 'customer-not-found':
+        throw new HttpProblem({
+          status: 409,
+          code: 'CUSTOMER_NOT_FOUND',
+          detail: `no customer for user ${parsed.value.payload.userId}: register the user first, then send the activation again`,
+        });
+      case 'failed':
+        throw result.error;
+      default:
+        return assertNever(result);
+    }
+  };
+  return {
+    envelopes: { [USER_ACTIVATED]: (body, trace) => handle(body, trace, '') },
+    cloudEvents: { 'com.acme.identity.user.activated': (event, trace) => handle(event.data, trace, 'data') },
   };
 }
 

@@ -10,6 +10,7 @@ import type { Metrics } from '../platform/metrics.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { createOutboxRelay } from '../platform/postgres/outbox-relay.js';
 import type { WakeSignal } from '../platform/wake-signal.js';
+import type { ActivateCustomers } from './activate-customers.js';
 import type { RegisterCustomers } from './register-customers.js';
 import { createUserEventsConsumer } from './user-events.consumer.js';
 
@@ -17,6 +18,8 @@ export interface KafkaFlowDeps {
   readonly config: KafkaConfig;
   readonly pool: Pool;
   readonly register: RegisterCustomers;
+  /** The activation use case (the service's, which wakes the relay and the projector); a default one otherwise. */
+  readonly activate?: ActivateCustomers;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** Notified by the use case after each commit that created customers. */
@@ -37,6 +40,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
   const consumer = createUserEventsConsumer({
     kafka,
     register: deps.register,
+    ...(deps.activate === undefined ? {} : { activate: deps.activate }),
     pool: deps.pool,
     logger: deps.logger,
     metrics: deps.metrics,

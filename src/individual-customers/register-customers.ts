@@ -328,7 +328,7 @@ function normalizedUserId(event: UserRegistered): UserId {
  * Transaction-scoped locks, taken in one order everywhere so two batches cannot deadlock on them. Sent with BEGIN, so
  * the values are inlined (escaped); every later statement of the transaction takes its snapshot after the locks.
  */
-function lockUsersStatement(client: { escapeLiteral(value: string): string }, userIds: readonly string[]): string {
+export function lockUsersStatement(client: { escapeLiteral(value: string): string }, userIds: readonly string[]): string {
   const users = userIds.map((userId) => client.escapeLiteral(userId)).join(',');
   return `SELECT count(pg_advisory_xact_lock(k))
      FROM (SELECT DISTINCT hashtextextended('customer-user:' || u, 0) AS k FROM unnest(ARRAY[${users}]::text[]) AS u ORDER BY 1) AS keys`;

@@ -19,19 +19,31 @@ import type { Pool } from '../platform/postgres/database.js';
 import { park, type DeadLetter, type NewDeadLetter } from '../platform/postgres/dead-letters.js';
 import { isTransientError } from '../platform/postgres/errors.js';
 import type { ReplayHandler } from '../platform/dead-letter-replay.js';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  createActivateCustomers,
+  CustomerNotFoundError,
+  type ActivateCustomerCommand,
+  type ActivateCustomers,
+  type ActivationResult,
+} from './activate-customers.js';
 import type { RegisterCustomer, RegisterCustomers, RegistrationResult } from './register-customers.js';
+import { parseUserActivated, USER_ACTIVATED, type UserActivated } from './user-activated.schema.js';
 import { parseUserRegistered, USER_REGISTERED, type UserRegistered } from './user-registered.schema.js';
 
 /** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`). */
 export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
 export const PROCESSING_FAILED = 'PROCESSING_FAILED';
+/** An activation whose customer did not appear within the retry schedule (replaying it later applies it). */
+export const CUSTOMER_NOT_FOUND = 'CUSTOMER_NOT_FOUND';
 
 const tracer = trace.getTracer('customer-service');
 
 export type DecodedUserEvent =
   | { readonly kind: 'register'; readonly event: UserRegistered; readonly trace: TraceHeaders }
+  | { readonly kind: 'activate'; readonly event: UserActivated; readonly trace: TraceHeaders }
   | { readonly kind: 'ignore'; readonly eventType: string }
-  | { readonly kind: 'invalid'; readonly reasonCode: string; readonly message: string; readonly eventId?: string };
+  | { readonly kind: 'invalid'; readonly reasonCode: string; readonly message: string; readonly eventId?: string; readonly eventType?: string };
 
 interface TraceHeaders {
   readonly traceparent?: string;
@@ -63,6 +75,11 @@ export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<s
   if (typeof eventType !== 'string' || eventType.trim() === '') {
     return { kind: 'invalid', reasonCode: 'INVALID_TYPE', message: 'eventType: must be a non-empty string', ...id };
   }
+  if (eventType === USER_ACTIVATED) {
+    const activation = parseUserActivated(body);
+    if (!activation.ok) return { kind: 'invalid', reasonCode: activation.error.code, message: activation.error.message, eventType, ...id };
+    return { kind: 'activate', event: activation.value, trace: traceOf(headers) };
+  }
   if (eventType !== USER_REGISTERED) return { kind: 'ignore', eventType };
   const parsed = parseUserRegistered(body);
   if (!parsed.ok) return { kind: 'invalid', reasonCode: parsed.error.code, message: parsed.error.message, ...id };
@@ -83,12 +100,14 @@ function spanContextOf(traceparent: string | undefined): SpanContext | undefined
 
 /** What became of one message. */
 export type UserEventOutcome =
-  | { readonly outcome: 'created' | 'duplicate'; readonly customerId: string }
+  | { readonly outcome: 'created' | 'duplicate' | 'activated'; readonly customerId: string }
   | { readonly outcome: 'ignored'; readonly eventType: string }
-  | { readonly outcome: 'park'; readonly reasonCode: string; readonly message: string; readonly eventId?: string };
+  | { readonly outcome: 'park'; readonly reasonCode: string; readonly message: string; readonly eventId?: string; readonly eventType?: string };
 
 export interface UserEventsHandlerDeps {
   readonly register: RegisterCustomers;
+  /** The activation use case; by default one on `pool` (its commits are then seen by the relay's and projector's polls). */
+  readonly activate?: ActivateCustomers;
   readonly pool: Pool;
   readonly logger: Logger;
   readonly maxMessageBytes: number;
@@ -106,25 +125,33 @@ export interface UserEventsHandler {
 
 export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEventsHandler {
   const log = deps.logger.child({ transport: 'kafka' });
+  const activate =
+    deps.activate ??
+    createActivateCustomers({
+      pool: deps.pool,
+      clock: () => new Date(),
+      newId: () => uuidv7(),
+      logger: deps.logger,
+      ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+    });
 
   /** Decodes and registers `messages` as one batch; the outcomes come back in order. Throws on transient failures. */
   async function route(messages: readonly KafkaInputMessage[], replayOf?: string): Promise<UserEventOutcome[]> {
     const decoded = messages.map((message) => decodeUserEvent(message.value, message.headers, deps.maxMessageBytes));
     const commands: RegisterCustomer[] = [];
+    const activations: ActivateCustomerCommand[] = [];
     decoded.forEach((item, index) => {
-      if (item.kind !== 'register') return;
+      if (item.kind !== 'register' && item.kind !== 'activate') return;
       const message = messages[index] as KafkaInputMessage;
-      commands.push({
-        event: item.event,
-        trace: item.trace,
-        source: {
-          transport: 'kafka',
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          ...(replayOf === undefined ? {} : { replayOfDeadLetter: replayOf }),
-        },
-      });
+      const source = {
+        transport: 'kafka',
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        ...(replayOf === undefined ? {} : { replayOfDeadLetter: replayOf }),
+      };
+      if (item.kind === 'register') commands.push({ event: item.event, trace: item.trace, source });
+      else activations.push({ event: item.event, trace: item.trace, source });
     });
     // One consume span per message, a child of the producer's traceparent: each registration is one trace across
     // services (SPEC §6). The use case's spans, the stored event and the published message continue from it.
@@ -150,19 +177,74 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     } finally {
       for (const span of spans) span.end();
     }
+    // Activations after the registrations of the same messages, so a registration and its activation in one batch
+    // apply in that order whatever their offsets.
+    const activationResults = await activateAll(activations);
     let next = 0;
+    let nextActivation = 0;
     return decoded.map((item): UserEventOutcome => {
       switch (item.kind) {
         case 'ignore':
           return { outcome: 'ignored', eventType: item.eventType };
         case 'invalid':
-          return { outcome: 'park', reasonCode: item.reasonCode, message: item.message, ...(item.eventId === undefined ? {} : { eventId: item.eventId }) };
+          return {
+            outcome: 'park',
+            reasonCode: item.reasonCode,
+            message: item.message,
+            ...(item.eventId === undefined ? {} : { eventId: item.eventId }),
+            ...(item.eventType === undefined ? {} : { eventType: item.eventType }),
+          };
         case 'register':
           return outcomeOf(item.event, results[next++]);
+        case 'activate':
+          return activationOutcomeOf(item.event, activationResults[nextActivation++]);
         default:
           return assertNever(item);
       }
     });
+  }
+
+  /** Consumes activations in `consume_user_activated_event` spans (children of the producer's traceparent). */
+  async function activateAll(commands: readonly ActivateCustomerCommand[]): Promise<ActivationResult[]> {
+    if (commands.length === 0) return [];
+    const spans = commands.map((command) =>
+      tracer.startSpan(
+        'consume_user_activated_event',
+        { kind: SpanKind.CONSUMER, attributes: { 'messaging.system': 'kafka', 'messaging.message.id': command.event.eventId } },
+        contextFromTraceContext(command.trace),
+      ),
+    );
+    try {
+      return await activate(commands.map((command, index) => {
+        const span = spans[index];
+        return span === undefined ? command : { ...command, trace: traceContextOfSpan(span) };
+      }));
+    } catch (error) {
+      if (isTransientError(error) || commands.length > 1) {
+        for (const span of spans) markFailed(span, error);
+        throw error;
+      }
+      return [{ outcome: 'failed', error, transient: false }];
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
+
+  function activationOutcomeOf(event: UserActivated, result: ActivationResult | undefined): UserEventOutcome {
+    if (result === undefined) throw new Error('activation returned fewer results than commands');
+    switch (result.outcome) {
+      case 'activated':
+      case 'duplicate':
+        return { outcome: result.outcome, customerId: result.customer.customerId };
+      case 'customer-not-found':
+        // Usually the registration is not there yet: retried on the schedule, parked as CUSTOMER_NOT_FOUND after it.
+        throw new CustomerNotFoundError(event.payload.userId);
+      case 'failed':
+        if (result.transient) throw result.error;
+        return { outcome: 'park', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId: event.eventId, eventType: event.eventType };
+      default:
+        return assertNever(result);
+    }
   }
 
   async function registerAll(commands: readonly RegisterCustomer[]): Promise<RegistrationResult[]> {
@@ -232,7 +314,8 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
       switch (outcome.outcome) {
         case 'created':
         case 'duplicate':
-          return; // the use case writes the outcome line of registrations
+        case 'activated':
+          return; // the use cases write the outcome lines of registrations and activations
         case 'ignored':
           deps.metrics?.ignoredEvents.inc({ transport: 'kafka', event_type: outcome.eventType });
           logOutcome(log, 'ignored', {
@@ -243,6 +326,7 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
           });
           return;
         case 'park':
+          if (outcome.eventType === USER_ACTIVATED && outcome.reasonCode !== PROCESSING_FAILED) deps.metrics?.customerActivated.inc({ status: 'rejected' });
           letters.push(letterOf(message, outcome.reasonCode, outcome.message, outcome.eventId));
           return;
         default:
@@ -290,10 +374,9 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     async parkExhausted(message, failure) {
       const transient = isTransientError(failure.error);
       const decoded = decodeUserEvent(message.value, message.headers, deps.maxMessageBytes);
-      const eventId = decoded.kind === 'register' ? decoded.event.eventId : undefined;
-      await parkAll([
-        letterOf(message, transient ? RETRIES_EXHAUSTED : PROCESSING_FAILED, `after ${failure.attempts} attempts: ${describe(failure.error)}`, eventId, failure),
-      ]);
+      const eventId = decoded.kind === 'register' || decoded.kind === 'activate' ? decoded.event.eventId : undefined;
+      const reason = failure.error instanceof CustomerNotFoundError ? CUSTOMER_NOT_FOUND : transient ? RETRIES_EXHAUSTED : PROCESSING_FAILED;
+      await parkAll([letterOf(message, reason, `after ${failure.attempts} attempts: ${describe(failure.error)}`, eventId, failure)]);
     },
 
     async replay(letter: DeadLetter) {
@@ -306,11 +389,18 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
         headers: headersOf(letter.headers),
         timestamp: String(letter.firstFailedAt.getTime()),
       };
-      const [outcome] = await route([message], letter.id);
+      let outcome: UserEventOutcome | undefined;
+      try {
+        [outcome] = await route([message], letter.id);
+      } catch (error) {
+        if (error instanceof CustomerNotFoundError) return { outcome: 'rejected', reasonCode: CUSTOMER_NOT_FOUND, message: error.message };
+        throw error;
+      }
       if (outcome === undefined) throw new Error('no outcome for the replayed message');
       switch (outcome.outcome) {
         case 'created':
         case 'duplicate':
+        case 'activated':
           return { outcome: 'replayed', resolution: `${outcome.outcome} customer ${outcome.customerId}` };
         case 'ignored':
           return { outcome: 'replayed', resolution: `ignored event type ${outcome.eventType}` };

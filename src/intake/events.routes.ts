@@ -14,7 +14,8 @@ import { InvalidInputError } from '../platform/validation.js';
 export type { TraceContext };
 
 export interface IntakeResult {
-  readonly outcome: 'created' | 'duplicate';
+  /** `created` answers 201; the others (`activated`: a state change of an existing aggregate) 200. */
+  readonly outcome: 'created' | 'duplicate' | 'activated';
   readonly body: Readonly<Record<string, unknown>>;
 }
 
@@ -42,16 +43,19 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
 
   const outcomeSchema = {
     type: 'object',
-    properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate'] } },
+    properties: { customerId: { type: 'string' }, customerNumber: { type: 'string' }, outcome: { type: 'string', enum: ['created', 'duplicate', 'activated'] } },
     additionalProperties: true,
   };
   const schema = {
     tags: ['events'],
     summary: 'Ingest one event',
     description:
-      'A plain UserRegistered envelope (application/json), or a CloudEvent (structured application/cloudevents+json, or binary ' +
-      `with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it created, 200 when it was a duplicate.`,
-    response: { 200: outcomeSchema, 201: outcomeSchema, 400: problemSchema, 413: problemSchema, 415: problemSchema, 503: problemSchema },
+      `A plain envelope of type ${Object.keys(envelopes).join(', ')} (application/json), or a CloudEvent (structured ` +
+      `application/cloudevents+json, or binary with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it ` +
+      'created, 200 when it activated or was a duplicate, 409 when the customer it refers to does not exist.',
+    response: {
+      200: outcomeSchema, 201: outcomeSchema, 400: problemSchema, 409: problemSchema, 413: problemSchema, 415: problemSchema, 503: problemSchema,
+    },
   };
 
   app.post('/api/v1/events', { schema }, async (request, reply) => {

@@ -9,6 +9,8 @@ export interface Metrics {
   /** `status`: created | duplicate | rejected | failed. */
   readonly customerCreated: Counter<'status'>;
   readonly customerCreationDuration: Histogram;
+  /** Activation outcomes (`UserActivated`): `status` = activated | duplicate | not_found | rejected | failed. */
+  readonly customerActivated: Counter<'status'>;
   /** From the input event's own timestamp to its effect committing; `event_type` is the input's type. */
   readonly eventProcessingLag: Histogram<'event_type'>;
   readonly readModelProjectionDuration: Histogram;
@@ -60,6 +62,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     customerCreated: new Counter({
       name: 'customer_created_total',
       help: 'Registration outcomes of input events',
+      labelNames: ['status'],
+      registers,
+    }),
+    customerActivated: new Counter({
+      name: 'customer_activated_total',
+      help: 'Activation outcomes of UserActivated events',
       labelNames: ['status'],
       registers,
     }),

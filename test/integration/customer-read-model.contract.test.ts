@@ -23,6 +23,8 @@ import { rebuildProjection } from '../../src/platform/postgres/projection-rebuil
 import { createProjector, type Projection, type Projector } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { appendCustomers, customerRegisteredEvent } from '../support/customer-events.js';
+import { v7 as uuidv7 } from 'uuid';
+import type { NewEvent } from '../../src/platform/postgres/event-store.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -132,6 +134,40 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
     expect(await readModel.find({ by: 'email', value: 'JANE.DOE@EXAMPLE.COM' })).toStrictEqual(expected);
     expect(await readModel.find({ by: 'email', value: 'someone.else@example.com' })).toBeUndefined();
     expect(await readModel.find({ by: 'id', value: '01941234-5678-7abc-8ef0-000000000000' as CustomerId })).toBeUndefined();
+  });
+
+  it('applies CustomerActivated to the registered document: ACTIVE, verified, lastActivityAt, _version 2 (same batch or later, replay-safe)', async () => {
+    const activatedOf = (registered: NewEvent, activatedAt: string): NewEvent => {
+      const payload = registered.payload as { customerId: string; userId: string; customerNumber: string };
+      return {
+        ...registered,
+        streamVersion: 2,
+        eventId: uuidv7(),
+        eventType: 'CustomerActivated',
+        payload: { customerId: payload.customerId, userId: payload.userId, customerNumber: payload.customerNumber, status: 'ACTIVE', emailVerified: true, activatedAt },
+        occurredAt: activatedAt,
+      };
+    };
+    const together = customerRegisteredEvent();
+    const apart = customerRegisteredEvent();
+    await appendEvents(db.pool, [together, activatedOf(together, '2026-01-02T11:00:00.5Z'), apart]);
+    const projector = startProjector();
+    await untilCount(2);
+    await appendEvents(db.pool, [activatedOf(apart, '2026-01-03T09:00:00Z')]);
+    await eventually(async () => (await readModel.find({ by: 'id', value: apart.streamId as CustomerId }))?.status === 'ACTIVE', 'the later activation');
+    const documents = new Map((await readModel.list('active')).map((item) => [item.document.customerId as string, item]));
+    expect(documents.get(together.streamId)).toMatchObject({
+      version: 2,
+      document: { status: 'ACTIVE', email: { verified: true }, lastActivityAt: '2026-01-02T11:00:00.5Z', registeredAt: '2026-01-02T10:30:01Z' },
+    });
+    expect(documents.get(apart.streamId)).toMatchObject({ version: 2, document: { status: 'ACTIVE', email: { verified: true }, lastActivityAt: '2026-01-03T09:00:00Z' } });
+    // A replay of every event (a crash before the checkpoint moved) leaves the documents as they are.
+    await projector.stop();
+    const before = await readModel.list('active');
+    await db.pool.query(`UPDATE projection_checkpoints SET transaction_id = '0', global_position = 0 WHERE projection = $1`, [readModel.projectionName]);
+    const again = startProjector();
+    await eventually(async () => ((await again.runBatch())?.read ?? 1) === 0, 'the replay');
+    expect(await readModel.list('active')).toStrictEqual(before);
   });
 
   it('answers an e-mail shared by several customers with the earliest registration', async () => {

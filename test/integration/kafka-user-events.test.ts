@@ -146,7 +146,7 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     await produce(producer, 'other.identity.events', [
       { key: uuidv4(), value: JSON.stringify({ eventId: uuidv4(), eventType: 'EmailVerified', payload: {} }) },
-      { key: uuidv4(), value: JSON.stringify({ eventId: uuidv4(), eventType: 'UserActivated', payload: {} }) },
+      { key: uuidv4(), value: JSON.stringify({ eventId: uuidv4(), eventType: 'PasswordChanged', payload: {} }) },
       { key: uuidv4(), value: null },
       { ...message(event), headers: { eventType: 'UserRegistered', traceparent } },
     ]);
@@ -162,7 +162,7 @@ describe('Kafka consumer of identity.user.events, with the relay to customer.eve
       const ignored = await flow.metrics.ignoredEvents.get();
       expect(ignored.values.map((v) => [v.labels.event_type, v.value]).sort()).toEqual([
         ['EmailVerified', 1],
-        ['UserActivated', 1],
+        ['PasswordChanged', 1],
       ]);
       const letters = await db.rows<{ reason_code: string }>('SELECT reason_code FROM dead_letters ORDER BY id OFFSET $1', [before]);
       expect(letters).toEqual([{ reason_code: 'MALFORMED_JSON' }]);

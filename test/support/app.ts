@@ -16,7 +16,7 @@ import { pendingCounts } from '../../src/platform/postgres/outbox.js';
 import { createProjector } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
-import { registerCustomersOn } from './service.js';
+import { activateCustomersOn, registerCustomersOn } from './service.js';
 
 export interface TestAppOptions {
   bodyLimitBytes?: number;
@@ -40,6 +40,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     registerCustomers: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+    activateCustomers: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
     metrics,
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },

@@ -45,3 +45,29 @@ export function userRegistered(overrides: UserRegisteredOverrides = {}) {
     },
   };
 }
+
+export interface UserActivatedOverrides {
+  eventId?: string;
+  timestamp?: string;
+  activatedAt?: string;
+  activationMethod?: string;
+  correlationId?: string;
+}
+
+/** A valid `UserActivated` for `userId` (the identity service's envelope, payload of US-0002-06). */
+export function userActivated(userId: string, overrides: UserActivatedOverrides = {}) {
+  return {
+    eventId: overrides.eventId ?? uuidv4(),
+    eventType: 'UserActivated',
+    eventVersion: '1.0',
+    timestamp: overrides.timestamp ?? '2026-01-02T11:00:00Z',
+    aggregateId: userId,
+    aggregateType: 'User',
+    correlationId: overrides.correlationId ?? uuidv4(),
+    payload: {
+      userId,
+      activatedAt: overrides.activatedAt ?? '2026-01-02T11:00:00Z',
+      activationMethod: overrides.activationMethod ?? 'EMAIL_VERIFICATION',
+    },
+  };
+}

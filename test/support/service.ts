@@ -2,6 +2,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { parseUserRegistered, type UserRegistered } from '../../src/individual-customers/user-registered.schema.js';
 import { createRegisterCustomers, type RegisterCustomers } from '../../src/individual-customers/register-customers.js';
+import { createActivateCustomers, type ActivateCustomers } from '../../src/individual-customers/activate-customers.js';
 import type { Logger } from '../../src/platform/logger.js';
 import type { Metrics } from '../../src/platform/metrics.js';
 import type { Pool } from '../../src/platform/postgres/database.js';
@@ -14,6 +15,21 @@ export function registerCustomersOn(
     pool,
     numberPrefix: 'ACME',
     clock: () => new Date('2026-01-02T10:30:02Z'),
+    newId: () => uuidv7(),
+    ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+}
+
+/** The activation use case wired to a test database, with the same fixed clock. */
+export function activateCustomersOn(
+  pool: Pool,
+  options: { onCommitted?: () => void; metrics?: Metrics; logger?: Logger } = {},
+): ActivateCustomers {
+  return createActivateCustomers({
+    pool,
+    clock: () => new Date('2026-01-02T11:00:02Z'),
     newId: () => uuidv7(),
     ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),

@@ -29,8 +29,20 @@ export type CustomerRegistered = EventEnvelope<
   }
 >;
 
+export type CustomerActivated = EventEnvelope<
+  'CustomerActivated',
+  {
+    readonly customerId: string;
+    readonly userId: string;
+    readonly customerNumber: string;
+    readonly status: 'ACTIVE';
+    readonly emailVerified: true;
+    readonly activatedAt: string;
+  }
+>;
+
 /** Every event this flow emits; switch on `eventType` with an exhaustive `never` check. */
-export type CustomerEvent = CustomerRegistered;
+export type CustomerEvent = CustomerRegistered | CustomerActivated;
 
 export interface Causation {
   /** The `eventId` of the input event. */
@@ -59,6 +71,29 @@ export function customerRegistered(customer: Customer, eventId: string, now: Dat
       status: customer.status,
       type: customer.type,
       registeredAt: customer.registeredAt,
+    },
+  };
+}
+
+/** The customer must already be active (`activate` in `activation.ts`); `activatedAt` is its `lastActivityAt`. */
+export function customerActivated(customer: Customer, eventId: string, now: Date, causation: Causation): CustomerActivated {
+  if (customer.status !== 'ACTIVE') throw new Error('CustomerActivated needs an active customer');
+  return {
+    eventId,
+    eventType: 'CustomerActivated',
+    eventVersion: '1.0',
+    timestamp: formatInstant(now),
+    aggregateId: customer.customerId,
+    aggregateType: 'Customer',
+    correlationId: causation.correlationId,
+    causationId: causation.causationId,
+    payload: {
+      customerId: customer.customerId,
+      userId: customer.userId,
+      customerNumber: customer.customerNumber,
+      status: 'ACTIVE',
+      emailVerified: true,
+      activatedAt: customer.lastActivityAt,
     },
   };
 }

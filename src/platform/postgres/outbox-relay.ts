@@ -52,6 +52,11 @@ export const PUBLISH_SPAN_NAMES: Readonly<Record<OutboxDestination, string>> = {
   'user-saved': 'publish_user_saved',
 };
 
+/** Events that share a destination with others and have their own publication span (by their `eventType` header). */
+export const PUBLISH_SPAN_NAMES_BY_EVENT_TYPE: Readonly<Record<string, string>> = {
+  CustomerActivated: 'publish_customer_activated',
+};
+
 export interface OutboxRelay {
   /** Runs until `stop()`; resolves when the loop has finished its current batch. */
   start(): void;
@@ -98,7 +103,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     // with that span as its parent: the consumer downstream continues the same trace.
     const spans = messages.map((message) =>
       tracer().startSpan(
-        spanName,
+        (options.spanName === undefined ? eventSpanName(message.headers.eventType) : undefined) ?? spanName,
         {
           kind: SpanKind.PRODUCER,
           attributes: { 'messaging.message.id': message.eventId, 'messaging.destination.name': options.destination },
@@ -182,6 +187,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
     },
   };
+}
+
+function eventSpanName(eventType: string | undefined): string | undefined {
+  return eventType !== undefined && Object.hasOwn(PUBLISH_SPAN_NAMES_BY_EVENT_TYPE, eventType) ? PUBLISH_SPAN_NAMES_BY_EVENT_TYPE[eventType] : undefined;
 }
 
 function hashDestination(destination: string): number {

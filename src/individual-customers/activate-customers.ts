@@ -1,0 +1,292 @@
+/**
+ * Use case: activate customers from `UserActivated` events (SPEC §3 "Activation", US-0002-06).
+ *
+ * Load → decide (`domain/activation.ts`, pure) → persist, in one transaction per batch: the customer row (status,
+ * verified e-mail, last activity), the `CustomerActivated` event (the next version of the customer's stream), the
+ * inbox row and the outbox row. A duplicate (redelivery, or a customer already active) and a user without a customer
+ * write nothing; the caller decides what "not found" means for its transport (Kafka retries, HTTP answers 409).
+ *
+ * The transaction takes the same per-user advisory lock as registration, so an activation and the registration of the
+ * same user serialise; and since an activation can only see a committed registration, its outbox row comes after the
+ * registration's, and the relay (which publishes in outbox order) sends `CustomerActivated` after `CustomerRegistered`.
+ */
+import { context, trace, type Span } from '@opentelemetry/api';
+import { createCoalescer } from '../platform/coalesce.js';
+import type { Logger } from '../platform/logger.js';
+import type { Metrics } from '../platform/metrics.js';
+import { logOutcome } from '../platform/outcome-log.js';
+import type { Pool, Queryable } from '../platform/postgres/database.js';
+import { withTransaction } from '../platform/postgres/database.js';
+import { isTransientError } from '../platform/postgres/errors.js';
+import { appendEventsStatement } from '../platform/postgres/event-store.js';
+import { recordProcessedStatement } from '../platform/postgres/inbox.js';
+import { enqueueStatement } from '../platform/postgres/outbox.js';
+import { runTogether } from '../platform/postgres/statements.js';
+import { contextFromTraceContext, inSpan, markFailed, traceContextOfSpan, tracer, type TraceContext } from '../platform/telemetry/index.js';
+import { activateCustomersStatement, findRegistrationState, streamVersions } from './customer-store.js';
+import { decideActivation, type ActivationDecision } from './domain/activation.js';
+import type { Customer } from './domain/customer.js';
+import type { CustomerActivated } from './domain/events.js';
+import { INBOX_CONSUMER, lockUsersStatement } from './register-customers.js';
+import type { UserActivated } from './user-activated.schema.js';
+
+export interface ActivateCustomerCommand {
+  readonly event: UserActivated;
+  /** W3C trace context of the span that consumed the event. */
+  readonly trace?: TraceContext;
+  /** Where the input came from (transport, topic, partition, offset…), kept in the event metadata. */
+  readonly source?: Readonly<Record<string, unknown>>;
+}
+
+export type ActivationResult =
+  | { readonly outcome: 'activated'; readonly customer: Customer; readonly event: CustomerActivated }
+  | { readonly outcome: 'duplicate'; readonly reason: 'redelivered' | 'already-active'; readonly customer: Customer }
+  | { readonly outcome: 'customer-not-found' }
+  | { readonly outcome: 'failed'; readonly error: unknown; readonly transient: boolean };
+
+export type ActivateCustomers = (commands: readonly ActivateCustomerCommand[]) => Promise<ActivationResult[]>;
+
+export interface ActivateCustomersDeps {
+  readonly pool: Pool;
+  readonly clock: () => Date;
+  /** A new UUID v7. */
+  readonly newId: () => string;
+  /** Called after a transaction that activated customers has committed: wakes the outbox relay and the projector. */
+  readonly onCommitted?: () => void;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  readonly maxCommandsPerTransaction?: number;
+}
+
+/** The error a transport raises for an activation whose customer does not exist (yet): Kafka retries it, then parks it. */
+export class CustomerNotFoundError extends Error {
+  override readonly name = 'CustomerNotFoundError';
+  readonly code = 'CUSTOMER_NOT_FOUND';
+  constructor(readonly userId: string) {
+    super(`no customer for user ${userId} (yet)`);
+  }
+}
+
+/**
+ * Returns the use case; results come back in the order of `commands`. Concurrent calls share a transaction (group
+ * commit, `platform/coalesce.ts`); a shared transaction that fails for a non-transient reason runs each command alone,
+ * and transient failures are thrown for the caller's retry schedule.
+ */
+export function createActivateCustomers(deps: ActivateCustomersDeps): ActivateCustomers {
+  const inOneTransaction = async (commands: readonly ActivateCustomerCommand[]): Promise<ActivationResult[]> => {
+    const spans = commands.map((command) =>
+      tracer().startSpan(
+        'activate_customer_profile',
+        { attributes: { 'messaging.message.id': command.event.eventId, 'customer_service.event_type': command.event.eventType } },
+        command.trace === undefined ? context.active() : contextFromTraceContext(command.trace),
+      ),
+    );
+    let results: ActivationResult[];
+    try {
+      results = await withTransaction(deps.pool, (client) => activateWithin(client, commands, deps, spans), {
+        first: (client) => lockUsersStatement(client, commands.map((command) => command.event.payload.userId.toLowerCase())),
+      });
+    } catch (error) {
+      for (const span of spans) {
+        markFailed(span, error);
+        span.end();
+      }
+      throw error;
+    }
+    spans.forEach((span, index) => {
+      const result = results[index];
+      if (result !== undefined) span.setAttribute('customer_service.outcome', result.outcome);
+      if (result !== undefined && 'customer' in result) span.setAttribute('customer.id', result.customer.customerId);
+      span.end();
+    });
+    if (results.some((result) => result.outcome === 'activated')) deps.onCommitted?.();
+    record(deps, commands, results);
+    return results;
+  };
+
+  const activateBatch = async (commands: readonly ActivateCustomerCommand[]): Promise<ActivationResult[]> => {
+    try {
+      return await inOneTransaction(commands);
+    } catch (error) {
+      if (commands.length === 1 || isTransientError(error)) {
+        deps.metrics?.customerActivated.inc({ status: 'failed' }, commands.length);
+        for (const command of commands) logFailure(deps.logger, command, error);
+        throw error;
+      }
+    }
+    const results: ActivationResult[] = [];
+    for (const command of commands) {
+      try {
+        const [result] = await inOneTransaction([command]);
+        results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
+      } catch (error) {
+        deps.metrics?.customerActivated.inc({ status: 'failed' });
+        logFailure(deps.logger, command, error);
+        results.push({ outcome: 'failed', error, transient: isTransientError(error) });
+      }
+    }
+    return results;
+  };
+
+  return createCoalescer(activateBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
+}
+
+async function activateWithin(
+  client: Queryable,
+  commands: readonly ActivateCustomerCommand[],
+  deps: ActivateCustomersDeps,
+  spans: readonly Span[],
+): Promise<ActivationResult[]> {
+  const userIds = commands.map((command) => command.event.payload.userId.toLowerCase());
+  const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
+  // The user locks were taken with BEGIN; this snapshot comes after them.
+  const state = await findRegistrationState(client, { consumer: INBOX_CONSUMER, eventIds, userIds });
+  const customers = new Map<string, Customer>(state.customers.map((customer) => [customer.userId, customer]));
+  const versions = await streamVersions(client, state.customers.map((customer) => customer.customerId));
+  const processed = new Set(state.processed);
+
+  const now = deps.clock();
+  const activated: { index: number; customer: Customer; event: CustomerActivated; streamVersion: number }[] = [];
+  // Decided in order against the state as the earlier commands of the batch left it: a second activation of the same
+  // user in one batch is a duplicate of the first.
+  const results = commands.map((command, index): ActivationResult => {
+    const userId = userIds[index] as string;
+    const eventId = eventIds[index] as string;
+    const decision: ActivationDecision = decideActivation(
+      { customer: customers.get(userId), alreadyProcessed: processed.has(eventId) },
+      {
+        eventId: command.event.eventId,
+        userId,
+        activatedAt: new Date(command.event.payload.activatedAt),
+        causation: { causationId: command.event.eventId, correlationId: command.event.correlationId ?? command.event.eventId },
+      },
+      { newEventId: deps.newId(), now },
+    );
+    if (decision.outcome === 'activated') {
+      customers.set(userId, decision.customer);
+      processed.add(eventId);
+      const streamVersion = (versions.get(decision.customer.customerId) ?? 0) + 1;
+      versions.set(decision.customer.customerId, streamVersion);
+      activated.push({ index, customer: decision.customer, event: decision.event, streamVersion });
+    }
+    return decision;
+  });
+  if (activated.length === 0) return results;
+
+  const traceOf = (index: number): TraceContext => {
+    const span = spans[index];
+    return span === undefined ? {} : traceContextOfSpan(span);
+  };
+  const first = spans[activated[0]?.index ?? 0];
+  const parent = first === undefined ? context.active() : trace.setSpan(context.active(), first);
+  // The customer row, the event, its inbox row and its outbox row: one statement, one round trip.
+  await inSpan('persist_event', { parent }, () =>
+    runTogether(client, [
+      activateCustomersStatement(activated.map((item) => item.customer)),
+      appendEventsStatement(
+        activated.map(({ index, event, streamVersion }) => {
+          const command = commands[index] as ActivateCustomerCommand;
+          const stored = traceOf(index);
+          return {
+            streamType: 'Customer',
+            streamId: event.aggregateId,
+            streamVersion,
+            eventId: event.eventId,
+            eventType: event.eventType,
+            eventVersion: event.eventVersion,
+            payload: event.payload,
+            occurredAt: event.timestamp,
+            metadata: {
+              correlationId: event.correlationId,
+              causationId: event.causationId,
+              ...(stored.traceparent === undefined ? {} : { traceparent: stored.traceparent }),
+              ...(stored.tracestate === undefined ? {} : { tracestate: stored.tracestate }),
+              ...(command.source === undefined ? {} : { source: command.source }),
+            },
+          };
+        }),
+      ),
+      recordProcessedStatement(
+        INBOX_CONSUMER,
+        activated.map(({ index }) => ({ messageId: eventIds[index] as string, messageType: commands[index]?.event.eventType ?? 'UserActivated' })),
+      ),
+      enqueueStatement(
+        activated.map(({ index, event }) => {
+          const stored = traceOf(index);
+          return {
+            eventId: event.eventId,
+            destination: 'customer-events',
+            aggregateId: event.aggregateId,
+            key: event.aggregateId,
+            // The headers of CustomerRegistered (SPEC §4 "Kafka").
+            headers: {
+              eventType: event.eventType,
+              eventId: event.eventId,
+              correlationId: event.correlationId,
+              causationId: event.causationId,
+              ...(stored.traceparent === undefined ? {} : { traceparent: stored.traceparent }),
+              'content-type': 'application/json',
+            },
+            payload: JSON.stringify(event),
+          };
+        }),
+      ),
+    ]),
+  );
+  return results;
+}
+
+function record(deps: ActivateCustomersDeps, commands: readonly ActivateCustomerCommand[], results: readonly ActivationResult[]): void {
+  const now = Date.now();
+  results.forEach((result, index) => {
+    const command = commands[index];
+    if (command === undefined) return;
+    const status = result.outcome === 'customer-not-found' ? 'not_found' : result.outcome;
+    deps.metrics?.customerActivated.inc({ status });
+    if (result.outcome === 'activated') {
+      const timestamp = Date.parse(command.event.timestamp);
+      if (Number.isFinite(timestamp)) deps.metrics?.eventProcessingLag.observe({ event_type: 'UserActivated' }, Math.max(0, (now - timestamp) / 1000));
+    }
+    if (deps.logger !== undefined) logResult(deps.logger, command, result);
+  });
+}
+
+function fieldsOf(command: ActivateCustomerCommand) {
+  return {
+    eventId: command.event.eventId,
+    correlationId: command.event.correlationId ?? command.event.eventId,
+    eventType: command.event.eventType,
+    transport: typeof command.source?.transport === 'string' ? command.source.transport : undefined,
+  };
+}
+
+function logResult(logger: Logger, command: ActivateCustomerCommand, result: ActivationResult): void {
+  const fields = fieldsOf(command);
+  switch (result.outcome) {
+    case 'activated':
+      logOutcome(logger, 'processed', { ...fields, customerId: result.customer.customerId }, 'customer activated');
+      return;
+    case 'duplicate':
+      logOutcome(logger, 'duplicate', { ...fields, customerId: result.customer.customerId, reason: result.reason }, 'duplicate activation: nothing written');
+      return;
+    case 'customer-not-found':
+      // Not yet an outcome: Kafka retries it (and parks it at the end), HTTP answers 409.
+      logger.info({ ...fields, reason: 'CUSTOMER_NOT_FOUND' }, 'activation of a user without a customer: nothing written');
+      return;
+    case 'failed':
+      logFailure(logger, command, result.error);
+      return;
+    default:
+      assertNever(result);
+  }
+}
+
+function logFailure(logger: Logger | undefined, command: ActivateCustomerCommand, error: unknown): void {
+  if (logger === undefined) return;
+  const transient = isTransientError(error);
+  logger[transient ? 'warn' : 'error']({ outcome: 'failed', transient, ...fieldsOf(command), err: error }, 'activation failed');
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected value ${JSON.stringify(value)}`);
+}
