@@ -77,14 +77,16 @@ export interface RunningService {
 export const SERVICE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Registers the tracing SDK when `config.tracing` asks for it (a no-op otherwise); commands call it once at start. */
-export function startTelemetry(config: Config, logger: Logger): Tracing {
-  const tracing = startTracing(config.tracing, { serviceVersion: SERVICE_VERSION });
-  if (tracing.enabled) logger.info({ exporter: config.tracing.exporter, url: config.tracing.otlpTracesUrl }, 'tracing enabled');
+export async function startTelemetry(config: Config, logger: Logger): Promise<Tracing> {
+  const tracing = await startTracing(config.tracing, { serviceVersion: SERVICE_VERSION });
+  if (tracing.enabled) {
+    logger.info({ exporter: config.tracing.exporter, protocol: config.tracing.otlpProtocol, url: config.tracing.otlpTracesUrl }, 'tracing enabled');
+  }
   return tracing;
 }
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
-  const tracing = startTelemetry(config, logger);
+  const tracing = await startTelemetry(config, logger);
   let database: Database;
   try {
     database = await openDatabase(config.database, logger);
