@@ -267,6 +267,8 @@ async function startPipeline(
     port: await freePort(),
     env: {
       DATABASE_URL: url,
+      // The benchmark feeds Kafka only; its HTTP API serves nothing but the readiness probe.
+      AUTH_MODE: 'none',
       KAFKA_BROKERS: options.brokers.join(','),
       KAFKA_INPUT_TOPIC: inputTopic,
       KAFKA_OUTPUT_TOPIC: outputTopic,

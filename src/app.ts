@@ -12,6 +12,7 @@ import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
 import { installProblemHandlers } from './platform/http/problem.js';
+import { installSecurity, type SecurityOptions } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
 
@@ -30,6 +31,8 @@ export interface AppDeps {
   readonly extraIntake?: readonly IntakeHandlers[];
   /** Routes of other flows (e.g. `GET /api/v1/corporate-customers/{id}`), registered beside the individual lookups. */
   readonly extraRoutes?: readonly ((api: FastifyInstance) => void)[];
+  /** Authentication and rate limits; required, so no caller gets an open API by leaving it out (`openAccess()` for that). */
+  readonly security: SecurityOptions;
 }
 
 export function buildApp(deps: AppDeps): FastifyInstance {
@@ -43,6 +46,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestIdHeader: 'x-request-id',
   });
   installProblemHandlers(app);
+  // Before any route is added: it decides every route's protection as the route is added.
+  installSecurity(app, deps.security);
   // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.
   app.addHook('onResponse', (request, reply, done) => {
     deps.metrics.httpRequestDuration.observe(

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -223,5 +226,61 @@ describe('NATS configuration (corporate flow)', () => {
       'NATS_MAX_DELIVER: must be greater than the number of NATS_RETRY_DELAYS_MS (5) (got "5")',
     ]);
     expect(problemsOf({ NATS_URL: 'nats://a:4222', NATS_RETRY_DELAYS_MS: '1s,2s' })[0]).toMatch(/^NATS_RETRY_DELAYS_MS: expected comma-separated milliseconds/);
+  });
+});
+
+describe('secrets from files', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'customer-service-secrets-'));
+  const secret = (name: string, content: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, content);
+    return file;
+  };
+
+  it('reads every secret variable from <NAME>_FILE, dropping one trailing newline', () => {
+    const config = loadConfig({
+      DB_HOST: 'db',
+      DB_USER: 'app',
+      DB_NAME: 'customers',
+      DB_PASSWORD_FILE: secret('db-password', 'p@ss word\n'),
+      NATS_URL: 'nats://nats:4222',
+      NATS_USER: 'svc',
+      NATS_PASSWORD_FILE: secret('nats-password', 'nats-secret\n'),
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD_FILE: secret('kafka-password', 'kafka-secret'),
+      MONGODB_URL_FILE: secret('mongodb-url', 'mongodb://u:mongo-secret@mongo:27017/x\r\n'),
+      OTEL_EXPORTER_OTLP_HEADERS_FILE: secret('otlp-headers', 'authorization=Bearer%20abc'),
+    });
+    expect(config.database).toMatchObject({ connectionString: 'postgres://app:p%40ss%20word@db:5432/customers' });
+    expect(config.nats?.password).toBe('nats-secret');
+    expect(config.kafka.sasl?.password).toBe('kafka-secret');
+    expect(config.readModel.mongodb?.url).toBe('mongodb://u:mongo-secret@mongo:27017/x');
+    expect(config.tracing.otlpHeaders).toEqual({ authorization: 'Bearer abc' });
+    expect(loadConfig({ DATABASE_URL_FILE: secret('database-url', 'postgres://u:p@db/c\n') }).database).toMatchObject({ connectionString: 'postgres://u:p@db/c' });
+    expect(loadConfig({ NATS_URL: 'nats://n:4222', NATS_TOKEN_FILE: secret('nats-token', 'tok\n') }).nats?.token).toBe('tok');
+  });
+
+  it('names an unreadable file, and a secret given both ways, without showing the value', () => {
+    const problems = problemsOf({ DB_PASSWORD_FILE: path.join(dir, 'absent'), NATS_PASSWORD: 'inline-secret', NATS_PASSWORD_FILE: secret('n', 'x') });
+    expect(problems).toEqual([
+      expect.stringMatching(/^DB_PASSWORD_FILE: cannot read the file \(ENOENT\)/),
+      expect.stringMatching(/^NATS_PASSWORD_FILE: NATS_PASSWORD is set too/),
+    ]);
+    expect(problems.join('\n')).not.toContain('inline-secret');
+  });
+});
+
+describe('TLS to the databases', () => {
+  it('maps DB_SSLMODE and DB_SSL_CA_FILE onto the external database; a CA file alone means verify-full', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/c', DB_SSL_CA_FILE: '/ca.pem' }).database).toMatchObject({ tls: { mode: 'verify-full', caFile: '/ca.pem' } });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/c', DB_SSLMODE: 'verify-ca' }).database).toMatchObject({ tls: { mode: 'verify-ca' } });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/c', DB_SSLMODE: 'disable' }).database).not.toHaveProperty('tls');
+    expect(problemsOf({ DB_SSLMODE: 'verify-full' })[0]).toMatch(/^DB_SSLMODE: TLS settings need an external database/);
+    expect(problemsOf({ DATABASE_URL: 'postgres://u:p@db/c', DB_SSLMODE: 'prefer' })[0]).toMatch(/^DB_SSLMODE: expected disable, require, verify-ca or verify-full/);
+  });
+
+  it('passes MONGODB_TLS_CA_FILE to the read model', () => {
+    expect(loadConfig({ MONGODB_URL: 'mongodb://m:27017', MONGODB_TLS_CA_FILE: '/ca.pem' }).readModel.mongodb).toMatchObject({ tlsCaFile: '/ca.pem' });
   });
 });

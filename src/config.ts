@@ -4,6 +4,7 @@
  *
  * Every variable here is listed, with its default, in the README's configuration table.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -149,12 +150,34 @@ const environmentSchema = z.object({
     .transform((value) => value.split(',').map(Number))
     .default([1000, 2000, 4000, 8000, 16000]),
   NATS_MAX_DELIVER: positiveInt.default(20),
+  // Security (issue 16): authentication of the HTTP API, rate limits, TLS to the databases. docs/security.md.
+  AUTH_MODE: z.enum(['none'], { error: 'expected none (or leave it unset)' }).optional(),
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  AUTH_API_KEYS_FILE: z.string().min(1).optional(),
+  RATE_LIMIT_WINDOW_MS: positiveInt.max(3_600_000).default(60_000),
+  RATE_LIMIT_LOOKUPS: z.coerce.number().int().min(0).default(1200),
+  RATE_LIMIT_EVENTS: z.coerce.number().int().min(0).default(60_000),
+  DB_SSLMODE: z.enum(['disable', 'require', 'verify-ca', 'verify-full'], { error: 'expected disable, require, verify-ca or verify-full' }).optional(),
+  DB_SSL_CA_FILE: z.string().min(1).optional(),
+  MONGODB_TLS_CA_FILE: z.string().min(1).optional(),
+  NATS_PUBLISH_EMAILS: bool.default(true),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** TLS to PostgreSQL with libpq's `sslmode` meanings: `verify-full` checks the chain and the host name. */
+export interface DatabaseTls {
+  readonly mode: 'require' | 'verify-ca' | 'verify-full';
+  /** PEM file of the CA(s) to trust; the system's CAs when absent. */
+  readonly caFile?: string;
+}
+
 export type DatabaseConfig =
-  | { readonly kind: 'external'; readonly connectionString: string; readonly poolSize: number }
+  | { readonly kind: 'external'; readonly connectionString: string; readonly poolSize: number; readonly tls?: DatabaseTls }
   | {
       readonly kind: 'embedded';
       readonly dataDir: string;
@@ -211,12 +234,41 @@ export interface Config {
   readonly tracing: TracingConfig;
   /** The query side: MongoDB when a URL is given, else the PostgreSQL read model; projector tuning. */
   readonly readModel: {
-    readonly mongodb?: { readonly url: string; readonly database: string };
+    /** `tlsCaFile`: TLS with this CA, host name checked (the driver's default verification). */
+    readonly mongodb?: { readonly url: string; readonly database: string; readonly tlsCaFile?: string };
     readonly batchSize: number;
     readonly pollIntervalMs: number;
   };
   /** Absent when neither NATS_URL nor NATS_SERVER is set: the JetStream consumer and relays are off. */
   readonly nats?: NatsConfig;
+  readonly auth: AuthConfig;
+  readonly rateLimits: RateLimitConfig;
+}
+
+/**
+ * Authentication of the HTTP API. Which of these `serve` accepts (the safe-by-default rule) is decided at start by
+ * `decideAuth` in `platform/auth/start-rule.ts`, not here: the other commands serve no HTTP and need none of it.
+ */
+export interface AuthConfig {
+  /** AUTH_MODE=none: the operator turned authentication off on purpose. */
+  readonly disabled: boolean;
+  readonly jwt?: {
+    readonly jwksUrl: string;
+    readonly issuer: string;
+    readonly audience: string;
+    readonly clockSkewSeconds: number;
+    /** Least time between two JWKS fetches (a token with an unknown `kid` triggers one). */
+    readonly jwksCooldownMs: number;
+  };
+  /** Path of the API-keys file (`<name> <sha256 hex> <scope>[,<scope>…]` per line); read when `serve` starts. */
+  readonly apiKeysFile?: string;
+}
+
+/** Requests per client and window; 0 turns a limit off. */
+export interface RateLimitConfig {
+  readonly windowMs: number;
+  readonly lookups: number;
+  readonly events: number;
 }
 
 /** NATS JetStream settings of the corporate flow. */
@@ -249,23 +301,25 @@ export class ConfigError extends Error {
 
 /** Reads and validates the whole configuration; throws `ConfigError` naming every bad variable. */
 export function loadConfig(env: Environment = process.env): Config {
-  const parsed = environmentSchema.safeParse(emptyAsUnset(env));
   const problems: string[] = [];
+  const resolved = withSecretFiles(emptyAsUnset(env), problems);
+  const parsed = environmentSchema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? '?');
-      problems.push(`${name}: ${issue.message} (got ${describeValue(name, env[name])})`);
+      problems.push(`${name}: ${issue.message} (got ${describeValue(name, resolved[name])})`);
     }
   }
   if (!parsed.success) {
     // Still report an incomplete DB_* set, so one run names every offending variable.
-    const raw = emptyAsUnset(env);
+    const raw = resolved;
     databaseConfig({ DATABASE_URL: raw.DATABASE_URL, DB_HOST: raw.DB_HOST, DB_USER: raw.DB_USER, DB_NAME: raw.DB_NAME } as z.infer<typeof environmentSchema>, problems);
     throw new ConfigError(problems);
   }
   const database = databaseConfig(parsed.data, problems);
   const kafka = kafkaConfig(parsed.data, problems);
   const nats = natsConfig(parsed.data, problems);
+  const auth = authConfig(parsed.data, problems);
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -277,11 +331,44 @@ export function loadConfig(env: Environment = process.env): Config {
     kafka,
     tracing: tracingConfig(e),
     readModel: {
-      ...(e.MONGODB_URL === undefined ? {} : { mongodb: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE } }),
+      ...(e.MONGODB_URL === undefined
+        ? {}
+        : { mongodb: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE, ...(e.MONGODB_TLS_CA_FILE === undefined ? {} : { tlsCaFile: e.MONGODB_TLS_CA_FILE }) } }),
       batchSize: e.PROJECTOR_BATCH_SIZE,
       pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
     },
     ...(nats === undefined ? {} : { nats }),
+    auth,
+    rateLimits: { windowMs: e.RATE_LIMIT_WINDOW_MS, lookups: e.RATE_LIMIT_LOOKUPS, events: e.RATE_LIMIT_EVENTS },
+  };
+}
+
+function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): AuthConfig {
+  const jwtParts = { AUTH_JWKS_URL: e.AUTH_JWKS_URL, AUTH_ISSUER: e.AUTH_ISSUER, AUTH_AUDIENCE: e.AUTH_AUDIENCE };
+  const given = Object.values(jwtParts).filter((value) => value !== undefined).length;
+  if (given > 0 && given < 3) {
+    for (const [name, value] of Object.entries(jwtParts)) {
+      if (value === undefined) problems.push(`${name}: required when any of AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE is set (got unset)`);
+    }
+  }
+  const disabled = e.AUTH_MODE === 'none';
+  if (disabled && (given > 0 || e.AUTH_API_KEYS_FILE !== undefined)) {
+    problems.push('AUTH_MODE: "none" turns authentication off, but AUTH_JWKS_URL or AUTH_API_KEYS_FILE configures it: choose one (got "none")');
+  }
+  return {
+    disabled,
+    ...(given === 3
+      ? {
+          jwt: {
+            jwksUrl: e.AUTH_JWKS_URL ?? '',
+            issuer: e.AUTH_ISSUER ?? '',
+            audience: e.AUTH_AUDIENCE ?? '',
+            clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+            jwksCooldownMs: e.AUTH_JWKS_COOLDOWN_MS,
+          },
+        }
+      : {}),
+    ...(e.AUTH_API_KEYS_FILE === undefined ? {} : { apiKeysFile: e.AUTH_API_KEYS_FILE }),
   };
 }
 
@@ -391,13 +478,17 @@ function databaseConfig(
   e: z.infer<typeof environmentSchema>,
   problems: string[],
 ): DatabaseConfig | undefined {
+  const tls = databaseTls(e);
   if (e.DATABASE_URL !== undefined) {
-    return { kind: 'external', connectionString: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE };
+    return { kind: 'external', connectionString: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, ...tls };
   }
   // The DB_* set is what the existing knapscen-config Secret provides: all of host, user and name, or none.
   const parts = { DB_HOST: e.DB_HOST, DB_USER: e.DB_USER, DB_NAME: e.DB_NAME };
   const given = Object.entries(parts).filter(([, value]) => value !== undefined);
   if (given.length === 0) {
+    if (e.DB_SSLMODE !== undefined || e.DB_SSL_CA_FILE !== undefined) {
+      problems.push('DB_SSLMODE: TLS settings need an external database (DATABASE_URL or DB_HOST/DB_USER/DB_NAME) (got a value with none)');
+    }
     return { kind: 'embedded', dataDir: e.EMBEDDED_POSTGRES_DIR, port: e.EMBEDDED_POSTGRES_PORT, poolSize: e.DATABASE_POOL_SIZE };
   }
   if (given.length < 3) {
@@ -412,7 +503,50 @@ function databaseConfig(
   url.username = e.DB_USER ?? '';
   url.password = e.DB_PASSWORD ?? '';
   url.pathname = `/${e.DB_NAME ?? ''}`;
-  return { kind: 'external', connectionString: url.toString(), poolSize: e.DATABASE_POOL_SIZE };
+  return { kind: 'external', connectionString: url.toString(), poolSize: e.DATABASE_POOL_SIZE, ...tls };
+}
+
+/** DB_SSLMODE (a CA file alone means verify-full); `disable` or nothing leaves the connection string's own settings. */
+function databaseTls(e: z.infer<typeof environmentSchema>): { tls?: DatabaseTls } {
+  const mode = e.DB_SSLMODE ?? (e.DB_SSL_CA_FILE === undefined ? undefined : 'verify-full');
+  if (mode === undefined || mode === 'disable') return {};
+  return { tls: { mode, ...(e.DB_SSL_CA_FILE === undefined ? {} : { caFile: e.DB_SSL_CA_FILE }) } };
+}
+
+/**
+ * The variables that hold secrets. Each can instead name a file holding the value (`DB_PASSWORD_FILE=/run/secrets/db`),
+ * so a mounted Secret need not pass through the environment (visible in /proc, crash dumps, `kubectl describe`).
+ */
+export const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'DB_PASSWORD',
+  'NATS_PASSWORD',
+  'NATS_TOKEN',
+  'KAFKA_SASL_PASSWORD',
+  'MONGODB_URL',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+] as const;
+
+/** Replaces each `<SECRET>_FILE` by `<SECRET>` holding the file's content (one trailing newline dropped). */
+function withSecretFiles(env: Record<string, string>, problems: string[]): Record<string, string> {
+  const result = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined) continue;
+    delete result[`${name}_FILE`];
+    if (env[name] !== undefined) {
+      problems.push(`${name}_FILE: ${name} is set too; give the value or the file, not both (got "${file}")`);
+      continue;
+    }
+    try {
+      const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      if (value !== '') result[name] = value;
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}) (got "${file}")`);
+    }
+  }
+  return result;
 }
 
 /** Kubernetes and shells often pass `VAR=` for "not set"; treat an empty string as unset. */

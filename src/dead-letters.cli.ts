@@ -18,6 +18,7 @@ import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
 import { openDatabase } from './service.js';
 import { InvalidInputError } from './platform/validation.js';
+import { maskEmails, maskPayloadText } from './platform/personal-data.js';
 
 /** Replay handlers by transport. Each flow that parks messages adds its own here. */
 export function replayHandlers(config: Config, pool: Pool, logger: Logger): ReplayHandlers {
@@ -29,6 +30,8 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger): Repl
 }
 
 const STATUSES: readonly DeadLetterStatus[] = ['parked', 'replayed', 'discarded'];
+/** Dead letters hold the original input, personal data included: shown in clear only when asked (issue 16). */
+const SHOW_PERSONAL_DATA = '--show-personal-data';
 
 export function deadLettersCommand(program: Command): void {
   const command = program.command('dead-letters').description('list, show, replay or discard parked input messages');
@@ -41,7 +44,8 @@ export function deadLettersCommand(program: Command): void {
     .option('--transport <name>', 'only this transport (kafka, nats, …)')
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'one JSON object per line')
-    .action(async (options: { status: string; reason?: string; transport?: string; limit: string; json?: boolean }) => {
+    .option(SHOW_PERSONAL_DATA, 'show e-mail addresses in error messages (masked by default)')
+    .action(async (options: { status: string; reason?: string; transport?: string; limit: string; json?: boolean; showPersonalData?: boolean }) => {
       await withDatabase(async ({ pool }) => {
         const status = parseStatus(options.status);
         const letters = await listDeadLetters(pool, {
@@ -50,11 +54,12 @@ export function deadLettersCommand(program: Command): void {
           ...(options.transport === undefined ? {} : { transport: options.transport }),
           limit: parseLimit(options.limit),
         });
+        const clear = options.showPersonalData === true;
         for (const letter of letters) {
           process.stdout.write(
             options.json === true
-              ? `${JSON.stringify(summary(letter))}\n`
-              : `${letter.id}\t${letter.status}\t${letter.reasonCode}\t${letter.transport}:${position(letter)}\t${letter.parkedAt.toISOString()}\t${truncate(letter.errorMessage, 100)}\n`,
+              ? `${JSON.stringify(summary(letter, clear))}\n`
+              : `${letter.id}\t${letter.status}\t${letter.reasonCode}\t${letter.transport}:${position(letter)}\t${letter.parkedAt.toISOString()}\t${truncate(errorText(letter, clear), 100)}\n`,
           );
         }
         if (options.json !== true) process.stderr.write(`${letters.length} dead letter(s)\n`);
@@ -63,12 +68,13 @@ export function deadLettersCommand(program: Command): void {
 
   command
     .command('show <id>')
-    .description('show one dead letter with its original message (JSON)')
-    .action(async (id: string) => {
+    .description('show one dead letter with its original message (JSON); personal data masked unless --show-personal-data')
+    .option(SHOW_PERSONAL_DATA, 'show the payload, headers and error message as stored, personal data included')
+    .action(async (id: string, options: { showPersonalData?: boolean }) => {
       await withDatabase(async ({ pool }) => {
         const letter = await getDeadLetter(pool, parseId(id));
         if (letter === undefined) throw InvalidInputError.of('INVALID_VALUE', 'id', `no dead letter ${id}`);
-        process.stdout.write(`${JSON.stringify(detail(letter), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(detail(letter, options.showPersonalData === true), null, 2)}\n`);
       });
     });
 
@@ -152,7 +158,11 @@ function position(letter: DeadLetter): string {
   return [letter.source, letter.partition, letter.offset].filter((part) => part !== null).join('/');
 }
 
-function summary(letter: DeadLetter) {
+function errorText(letter: DeadLetter, clear: boolean): string {
+  return clear ? letter.errorMessage : maskEmails(letter.errorMessage);
+}
+
+function summary(letter: DeadLetter, clear: boolean) {
   return {
     id: letter.id,
     status: letter.status,
@@ -164,22 +174,25 @@ function summary(letter: DeadLetter) {
     messageId: letter.messageId,
     attempts: letter.attempts,
     parkedAt: letter.parkedAt.toISOString(),
-    error: letter.errorMessage,
+    error: errorText(letter, clear),
   };
 }
 
-function detail(letter: DeadLetter) {
+function detail(letter: DeadLetter, clear: boolean) {
   const text = letter.payload.toString('utf8');
   const isText = Buffer.from(text, 'utf8').equals(letter.payload);
+  const headers = clear ? letter.headers : Object.fromEntries(Object.entries(letter.headers).map(([name, value]) => [name, maskEmails(value)]));
   return {
-    ...summary(letter),
+    ...summary(letter, clear),
     firstFailedAt: letter.firstFailedAt.toISOString(),
     resolvedAt: letter.resolvedAt?.toISOString() ?? null,
     resolution: letter.resolution,
     key: letter.key === null ? null : letter.key.toString('utf8'),
-    headers: letter.headers,
-    payload: isText ? text : null,
-    payloadBase64: isText ? undefined : letter.payload.toString('base64'),
+    headers,
+    payload: isText ? (clear ? text : maskPayloadText(text)) : null,
+    // A binary payload (e.g. Avro) cannot be masked field by field: withheld unless asked for.
+    payloadBase64: isText ? undefined : clear ? letter.payload.toString('base64') : null,
+    ...(clear ? {} : { personalData: `masked; ${SHOW_PERSONAL_DATA} shows it` }),
     payloadBytes: letter.payload.length,
   };
 }

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
-import type { Config, DatabaseConfig } from './config.js';
+import { authenticatorFor, decideAuth } from './platform/auth/authenticator.js';
+import type { Config, DatabaseConfig, DatabaseTls } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
@@ -36,6 +37,7 @@ export interface Database {
 /** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
 export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
   let connectionString: string;
+  let tls: DatabaseTls | undefined;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (config.kind === 'embedded') {
     logger.info({ dataDir: config.dataDir, port: config.port }, 'no database configured: starting embedded PostgreSQL');
@@ -48,8 +50,9 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
     stopEmbedded = () => embedded.stop();
   } else {
     connectionString = config.connectionString;
+    tls = config.tls;
   }
-  const pool = createPool(connectionString, config.poolSize);
+  const pool = createPool(connectionString, config.poolSize, tls);
   try {
     const report = await migrate(pool);
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
@@ -86,6 +89,16 @@ export async function startTelemetry(config: Config, logger: Logger): Promise<Tr
 }
 
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  // Before anything starts: refused (exit 2) when an external database would be served without authentication.
+  const authDecision = decideAuth(config);
+  const authenticator = authenticatorFor(config, authDecision);
+  if (authDecision.enforced) {
+    logger.info({ methods: authDecision.methods }, 'authentication required on the API');
+  } else if (authDecision.reason === 'embedded-defaults') {
+    logger.warn('authentication is off (embedded defaults: no database configured): the API is open to anyone who can reach this port');
+  } else {
+    logger.warn('authentication is off (AUTH_MODE=none): the API, including customer lookups, is open to anyone who can reach this port');
+  }
   const tracing = await startTelemetry(config, logger);
   let database: Database;
   try {
@@ -176,6 +189,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     findCustomer: (key) => readModel.find(key),
     healthChecks,
     accepting: () => accepting,
+    security: { authenticator, rateLimits: config.rateLimits },
   });
   let url: string;
   try {

@@ -12,7 +12,8 @@
  * insert and fails on the `_id` key, which then means "already as new or newer" once checked.
  * A rebuild fills `customers_rebuild_<generation>` and switches with an atomic rename over `customers`.
  */
-import { MongoBulkWriteError, MongoClient, type WriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
+import { ConfigError } from '../config.js';
+import { MongoBulkWriteError, MongoClient, type MongoClientOptions, type WriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { CustomerKey } from './customer-store.js';
 import type { CustomerReadModel, VersionedCustomer } from './customer-read-model.js';
 import type { Customer } from './domain/customer.js';
@@ -116,8 +117,20 @@ export function lookupQuery(key: CustomerKey): LookupQuery {
   }
 }
 
-export async function createMongoCustomerReadModel(options: { url: string; database: string }): Promise<CustomerReadModel> {
-  const client = new MongoClient(options.url, { appName: 'customer-service' });
+/**
+ * Client options. With a CA file: TLS, that CA trusted, certificate and host name verified (the driver's defaults,
+ * which a `tlsInsecure`/`tlsAllowInvalid*` option in the URL could weaken: those are refused here).
+ */
+export function mongoClientOptions(options: { url: string; tlsCaFile?: string }): MongoClientOptions {
+  if (options.tlsCaFile === undefined) return { appName: 'customer-service' };
+  if (/[?&](tlsInsecure|tlsAllowInvalidCertificates|tlsAllowInvalidHostnames|sslValidate)=/i.test(options.url)) {
+    throw new ConfigError(['MONGODB_URL: with MONGODB_TLS_CA_FILE, the URL may not weaken certificate checks (got a value, not shown)']);
+  }
+  return { appName: 'customer-service', tls: true, tlsCAFile: options.tlsCaFile };
+}
+
+export async function createMongoCustomerReadModel(options: { url: string; database: string; tlsCaFile?: string }): Promise<CustomerReadModel> {
+  const client = new MongoClient(options.url, mongoClientOptions(options));
   await client.connect();
   const db: Db = client.db(options.database);
   const collection = (name: string): Collection<CustomerMongoDocument> => db.collection<CustomerMongoDocument>(name);

@@ -8,6 +8,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { decideAuth } from '../../src/platform/auth/authenticator.js';
 import { loadManifests, parseManifests, validateManifest, type Manifest } from '../support/kubernetes.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -73,6 +74,8 @@ describe('Kubernetes manifests', () => {
     const config = loadConfig({ ...configMap.data, ...secret.stringData });
     expect(config.database.kind).toBe('external');
     expect(config.tracing.exporter).toBe('otlp');
+    // serve's safe-by-default rule: an external database is served only with authentication.
+    expect(decideAuth(config)).toEqual({ enforced: true, methods: ['jwt'] });
     expect(Object.keys(secret.stringData)).toEqual(
       expect.arrayContaining(['DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASSWORD', 'DB_NAME', 'NATS_SERVER', 'NATS_STREAM', 'NATS_SUBJECT', 'NATS_USER', 'NATS_PASSWORD']),
     );
@@ -125,6 +128,7 @@ describe('docker-compose.yml', () => {
     const service = compose.services['customer-service'];
     const config = loadConfig(service?.environment ?? {});
     expect(config.database.kind).toBe('external');
+    expect(decideAuth(config)).toEqual({ enforced: false, reason: 'AUTH_MODE=none' });
     expect(Number(/^(\d+)s$/.exec(service?.stop_grace_period ?? '')?.[1]) * 1000).toBeGreaterThan(config.shutdownTimeoutMs);
   });
 });

@@ -46,6 +46,8 @@ beforeAll(async () => {
       KAFKA_GROUP_ID: GROUP,
       RETRY_BACKOFF_MS: '100,200',
       LOG_LEVEL: 'warn',
+      // Authentication is not what this test is about (test/integration/auth.test.ts is).
+      AUTH_MODE: 'none',
     },
   });
   await eventually(async () => (await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200, {

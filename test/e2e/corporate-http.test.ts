@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { openAccess } from '../../src/platform/auth/authenticator.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -26,6 +27,7 @@ beforeAll(async () => {
     healthChecks: {},
     extraIntake: [customerRegisteredIntake(register)],
     extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
+    security: { authenticator: openAccess() },
   });
   await app.ready();
 });

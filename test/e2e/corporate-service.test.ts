@@ -28,7 +28,7 @@ let env: Record<string, string>;
 beforeAll(async () => {
   db = await createTestDatabase();
   nats = await startNatsServer();
-  env = { DATABASE_URL: db.url, NATS_URL: nats.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+  env = { DATABASE_URL: db.url, NATS_URL: nats.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_MODE: 'none' };
   service = await startService(loadConfig(env), pino({ level: 'silent' }));
 });
 afterAll(async () => {

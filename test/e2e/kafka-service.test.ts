@@ -39,6 +39,8 @@ beforeAll(async () => {
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     RETRY_BACKOFF_MS: '100,200,400',
     LOG_LEVEL: 'warn',
+    // Only the Kafka path is exercised: the HTTP API is not under test here.
+    AUTH_MODE: 'none',
   };
 });
 afterAll(async () => {

@@ -83,6 +83,10 @@ describe('customer-service serve with nothing configured', () => {
     );
     expect(profile.customerNumber).toBe(customerNumber);
     expect(await portOpen(pgPort)).toBe(true);
+    // Open on purpose (no database configured), and the first thing it says is so.
+    const first = JSON.parse(output.split('\n')[0] ?? '{}') as { level?: string; msg?: string };
+    expect(first.level).toBe('warn');
+    expect(first.msg).toMatch(/^authentication is off \(embedded defaults/);
 
     child.kill('SIGTERM');
     expect(await exited, output).toBe(0);

@@ -12,7 +12,7 @@ let service: RunningService;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(await freePort()), PROJECTOR_POLL_INTERVAL_MS: '60000' });
+  const config = loadConfig({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(await freePort()), PROJECTOR_POLL_INTERVAL_MS: '60000', AUTH_MODE: 'none' });
   service = await startService(config, pino({ level: 'silent' }));
 });
 afterAll(async () => {

@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
+import { openAccess } from '../../src/platform/auth/authenticator.js';
+import type { SecurityOptions } from '../../src/platform/http/security.js';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import type { HealthCheck } from '../../src/platform/http/health.routes.js';
@@ -25,6 +27,8 @@ export interface TestAppOptions {
   /** Replaces the default `{ db }` readiness checks. */
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
+  /** Authentication and rate limits; default: authentication off, no limits (tests not about security). */
+  security?: SecurityOptions;
 }
 
 export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
@@ -45,6 +49,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
+    security: options.security ?? { authenticator: openAccess() },
   });
   projector.start();
   app.addHook('onClose', () => projector.stop());

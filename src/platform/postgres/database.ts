@@ -1,5 +1,8 @@
 /** The PostgreSQL connection pool and the one way this codebase runs a transaction. */
+import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import pg from 'pg';
+import { ConfigError, type DatabaseTls } from '../../config.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 export type Pool = pg.Pool;
@@ -9,8 +12,12 @@ export type TransactionClient = pg.PoolClient;
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
-export function createPool(connectionString: string, max: number): Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
+export function createPool(connectionString: string, max: number, tls?: DatabaseTls): Pool {
+  const pool = new pg.Pool(
+    tls === undefined
+      ? { connectionString, max, connectionTimeoutMillis: 5_000 }
+      : { connectionString: withoutSslParameters(connectionString), max, connectionTimeoutMillis: 5_000, ssl: sslOptions(connectionString, tls) },
+  );
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;
@@ -54,4 +61,35 @@ export async function isReachable(pool: Pool, timeoutMs = 1_000): Promise<boolea
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Node TLS options with libpq's `sslmode` meanings. For verify-full the certificate is checked against the host named
+ * in the connection string, as libpq does, also when that is an IP address (pg sets no `servername` for IPs; Node
+ * would fall back to the socket's host, which is the same today: explicit here so it stays so). verify-ca checks the
+ * chain only.
+ */
+export function sslOptions(connectionString: string, tls: DatabaseTls): ConnectionOptions {
+  if (tls.mode === 'require') return { rejectUnauthorized: false };
+  let ca: Buffer | undefined;
+  if (tls.caFile !== undefined) {
+    try {
+      ca = readFileSync(tls.caFile);
+    } catch (error) {
+      throw new ConfigError([`DB_SSL_CA_FILE: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'}) (got "${tls.caFile}")`]);
+    }
+  }
+  const host = new URL(connectionString).hostname.replace(/^\[(.*)\]$/, '$1');
+  return {
+    rejectUnauthorized: true,
+    ...(ca === undefined ? {} : { ca }),
+    checkServerIdentity: tls.mode === 'verify-full' ? (_name, cert) => checkServerIdentity(host, cert) : () => undefined,
+  };
+}
+
+/** Our TLS settings replace the URL's: pg would otherwise let `sslmode`/`sslrootcert` in the URL override them. */
+function withoutSslParameters(connectionString: string): string {
+  const url = new URL(connectionString);
+  for (const name of ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslnegotiation']) url.searchParams.delete(name);
+  return url.toString();
 }
