@@ -35,6 +35,7 @@ beforeAll(async () => {
     MONGODB_URL: `${ferretDb.url}?serverSelectionTimeoutMS=1000`,
     MONGODB_DATABASE: database,
     PROJECTOR_POLL_INTERVAL_MS: '60000',
+    AUTH_MODE: 'none',
   });
   const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as { msg?: string }) });
   service = await startService(config, logger);
