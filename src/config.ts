@@ -165,6 +165,7 @@ const environmentSchema = z.object({
   DB_SSL_CA_FILE: z.string().min(1).optional(),
   MONGODB_TLS_CA_FILE: z.string().min(1).optional(),
   NATS_PUBLISH_EMAILS: bool.default(true),
+  PUBLISH_HTTP_TOKEN: z.string().min(1).optional(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -243,6 +244,10 @@ export interface Config {
   readonly nats?: NatsConfig;
   readonly auth: AuthConfig;
   readonly rateLimits: RateLimitConfig;
+  /** Corporate flow: whether `customer-saved`/`user-saved` carry e-mail addresses (NATS_PUBLISH_EMAILS). */
+  readonly corporate: { readonly publishEmails: boolean };
+  /** `publish … --to http`: the bearer credential (API key or token) sent to a service that requires one. */
+  readonly publish: { readonly httpToken?: string };
 }
 
 /**
@@ -340,6 +345,8 @@ export function loadConfig(env: Environment = process.env): Config {
     ...(nats === undefined ? {} : { nats }),
     auth,
     rateLimits: { windowMs: e.RATE_LIMIT_WINDOW_MS, lookups: e.RATE_LIMIT_LOOKUPS, events: e.RATE_LIMIT_EVENTS },
+    corporate: { publishEmails: e.NATS_PUBLISH_EMAILS },
+    publish: e.PUBLISH_HTTP_TOKEN === undefined ? {} : { httpToken: e.PUBLISH_HTTP_TOKEN },
   };
 }
 
@@ -526,6 +533,7 @@ export const SECRET_VARIABLES = [
   'MONGODB_URL',
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'PUBLISH_HTTP_TOKEN',
 ] as const;
 
 /** Replaces each `<SECRET>_FILE` by `<SECRET>` holding the file's content (one trailing newline dropped). */

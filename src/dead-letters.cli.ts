@@ -25,7 +25,7 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger): Repl
   const register = createRegisterCustomers({ pool, numberPrefix: config.customers.numberPrefix, clock: () => new Date(), newId: () => uuidv7() });
   return {
     kafka: createUserEventsHandler({ register, pool, logger, maxMessageBytes: config.kafka.maxMessageBytes }).replay,
-    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7() }),
+    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
   };
 }
 

@@ -152,6 +152,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const corporateWake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
   const registerCorporateCustomer = createRegisterCorporateCustomer({
     metrics,
+    publishEmails: config.corporate.publishEmails,
     pool: database.pool,
     clock: () => new Date(),
     newId: () => uuidv7(),

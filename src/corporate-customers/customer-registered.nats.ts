@@ -108,8 +108,18 @@ export function createCorporateReplay(deps: {
  * The same replay as a handler of the shared `dead-letters replay` registry (`platform/dead-letter-replay.ts`), which
  * selects the letters and marks them resolved.
  */
-export function corporateReplayHandler(deps: { readonly pool: Pool; readonly logger: Logger; readonly newId: () => string }): ReplayHandler {
-  const register = createRegisterCorporateCustomer({ pool: deps.pool, clock: () => new Date(), newId: deps.newId });
+export function corporateReplayHandler(deps: {
+  readonly pool: Pool;
+  readonly logger: Logger;
+  readonly newId: () => string;
+  readonly publishEmails?: boolean;
+}): ReplayHandler {
+  const register = createRegisterCorporateCustomer({
+    pool: deps.pool,
+    clock: () => new Date(),
+    newId: deps.newId,
+    ...(deps.publishEmails === undefined ? {} : { publishEmails: deps.publishEmails }),
+  });
   const handle = createCustomerRegisteredHandler(register, deps.logger);
   return async (letter) => {
     const outcome = await handle({

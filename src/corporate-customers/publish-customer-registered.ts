@@ -8,6 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Command, InvalidArgumentError } from 'commander';
 import { v4 as uuidv4 } from 'uuid';
 import { ConfigError, loadConfig } from '../config.js';
+import { authorization } from '../individual-customers/publish-user-registered.cli.js';
 import { connectNats } from '../platform/nats/connection.js';
 import { ensureCorporateStreams } from './corporate-nats.js';
 import { SUBSCRIPTION_TIERS, type UserRole } from './domain/company.js';
@@ -98,7 +99,7 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
     for (const event of events) {
       const response = await fetch(new URL('/api/v1/events', base), {
         method: 'POST',
-        headers: { 'content-type': 'application/cloudevents+json' },
+        headers: { 'content-type': 'application/cloudevents+json', ...authorization(config) },
         body: event.body,
       });
       const answer = await response.text();

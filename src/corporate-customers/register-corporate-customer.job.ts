@@ -84,7 +84,12 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   const logger = createLogger(config.log, process.stderr);
   const database = await openDatabase(config.database, logger);
   try {
-    const register = createRegisterCorporateCustomer({ pool: database.pool, clock: () => new Date(), newId: () => uuidv7() });
+    const register = createRegisterCorporateCustomer({
+      pool: database.pool,
+      clock: () => new Date(),
+      newId: () => uuidv7(),
+      publishEmails: config.corporate.publishEmails,
+    });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });
     if (result.outcome === 'rejected') return rejected(result.error);
     const customerId = result.company.customerId;

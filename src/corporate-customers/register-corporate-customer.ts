@@ -53,6 +53,8 @@ export interface RegisterCorporateCustomerDeps {
   /** Called after a registration has committed: wakes the outbox relays. */
   readonly onCommitted?: () => void;
   readonly metrics?: Metrics;
+  /** False: `customer-saved` and `user-saved` are written to the outbox without e-mail addresses (NATS_PUBLISH_EMAILS). */
+  readonly publishEmails?: boolean;
 }
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
@@ -119,8 +121,9 @@ async function registerWithin(
   const now = deps.clock();
   const registeredAt = registration.time === undefined ? formatInstant(now) : formatInstant(new Date(registration.time));
   const company = newCompany(registration.company, registration.companyId, deps.newId, registeredAt);
-  const saved = customerSaved(company, deps.newId(), now);
-  const usersSaved = company.users.map((user) => userSaved(company, user, deps.newId(), now));
+  const publish = { includeEmails: deps.publishEmails !== false };
+  const saved = customerSaved(company, deps.newId(), now, publish);
+  const usersSaved = company.users.map((user) => userSaved(company, user, deps.newId(), now, publish));
   const domainEvent = corporateCustomerRegistered(company, deps.newId(), now);
 
   await inSpan('persist_corporate_customer', () => insertCompany(client, company));

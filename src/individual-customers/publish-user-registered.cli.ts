@@ -112,6 +112,11 @@ async function toKafka(config: Config, events: readonly OutgoingEvent[], topicOp
   return { sent: events.length, topic };
 }
 
+/** The service may require a credential (docs/security.md): PUBLISH_HTTP_TOKEN, an API key or a token. */
+export function authorization(config: Pick<Config, 'publish'>): Record<string, string> {
+  return config.publish.httpToken === undefined ? {} : { authorization: `Bearer ${config.publish.httpToken}` };
+}
+
 async function toHttp(config: Config, events: readonly OutgoingEvent[], options: PublishOptions): Promise<{ sent: number; url: string; statuses: Record<string, number>; failed: number }> {
   const url = options.url ?? `http://127.0.0.1:${config.http.port}/api/v1/events`;
   const concurrency = positive('--concurrency', options.concurrency);
@@ -122,7 +127,7 @@ async function toHttp(config: Config, events: readonly OutgoingEvent[], options:
     while (next < events.length) {
       const event = events[next++] as OutgoingEvent;
       try {
-        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: event.value });
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...authorization(config) }, body: event.value });
         await response.arrayBuffer();
         statuses[response.status] = (statuses[response.status] ?? 0) + 1;
         if (response.status >= 500) failed += 1;

@@ -80,14 +80,23 @@ describe('serve with an external database', () => {
 
   it('serves with API keys: 401 without one, in with one', async () => {
     const file = path.join(dir, 'keys');
-    await writeFile(file, `reader ${hashApiKey('e2e-reader-key')} customers:read\n`);
+    await writeFile(file, `reader ${hashApiKey('e2e-reader-key')} customers:read\nfeeder ${hashApiKey('e2e-feeder-key')} events:write\n`);
     const service = await serve({ AUTH_API_KEYS_FILE: file, LOG_LEVEL: 'warn' });
     const url = `${service.base}/api/v1/customers/by-email/nobody@example.com`;
     const refused = await fetch(url);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
     expect((await fetch(url, { headers: { 'x-api-key': 'e2e-reader-key' } })).status).toBe(404);
+    // The publish command sends its credential from PUBLISH_HTTP_TOKEN (or PUBLISH_HTTP_TOKEN_FILE).
+    const tokenFile = path.join(dir, 'feeder-token');
+    await writeFile(tokenFile, 'e2e-feeder-key\n');
+    const args = ['publish', 'user-registered', '--count', '2', '--to', 'http', '--url', `${service.base}/api/v1/events`];
+    const refusedPublish = await runCli(args, {});
+    expect(JSON.parse(refusedPublish.stdout)).toMatchObject({ statuses: { 401: 2 } });
+    const published = await runCli(args, { PUBLISH_HTTP_TOKEN_FILE: tokenFile });
+    expect(JSON.parse(published.stdout), published.stderr).toMatchObject({ sent: 2, statuses: { 201: 2 } });
     expect(service.output()).not.toContain('e2e-reader-key');
+    expect(service.output()).not.toContain('e2e-feeder-key');
     expect(await service.stop()).toBe(0);
   }, 60_000);
 });

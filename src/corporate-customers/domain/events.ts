@@ -39,8 +39,22 @@ export interface UserSavedData {
   readonly email_template: 'welcome';
 }
 
-export type CustomerSaved = OutgoingCloudEvent<typeof CUSTOMER_SAVED_TYPE, CustomerSavedData>;
-export type UserSaved = OutgoingCloudEvent<typeof USER_SAVED_TYPE, UserSavedData>;
+/** The same data with the users' e-mail addresses left out (`NATS_PUBLISH_EMAILS=false`). */
+export type CustomerSavedDataWithoutEmails = Omit<CustomerSavedData, 'users'> & {
+  readonly users: readonly Omit<CustomerSavedData['users'][number], 'email'>[];
+};
+export type UserSavedDataWithoutEmail = Omit<UserSavedData, 'user_email'>;
+
+export type CustomerSaved = OutgoingCloudEvent<typeof CUSTOMER_SAVED_TYPE, CustomerSavedData | CustomerSavedDataWithoutEmails>;
+export type UserSaved = OutgoingCloudEvent<typeof USER_SAVED_TYPE, UserSavedData | UserSavedDataWithoutEmail>;
+
+/**
+ * What the CloudEvents may carry. Sveltos keeps the payloads of the events it reacts to in its management cluster;
+ * deployments whose downstream Jobs send no e-mail can keep the addresses out of them (issue 16).
+ */
+export interface PublishOptions {
+  readonly includeEmails?: boolean;
+}
 
 /** The domain event of the event store; its payload is the `customer-saved` data plus the registration instant. */
 export interface CorporateCustomerRegistered {
@@ -62,7 +76,8 @@ export function customerSavedData(company: Company): CustomerSavedData {
   };
 }
 
-export function customerSaved(company: Company, id: string, now: Date): CustomerSaved {
+export function customerSaved(company: Company, id: string, now: Date, options: PublishOptions = {}): CustomerSaved {
+  const data = customerSavedData(company);
   return {
     specversion: '1.0',
     type: CUSTOMER_SAVED_TYPE,
@@ -71,11 +86,11 @@ export function customerSaved(company: Company, id: string, now: Date): Customer
     id,
     time: formatInstant(now),
     datacontenttype: 'application/json',
-    data: customerSavedData(company),
+    data: options.includeEmails === false ? { ...data, users: data.users.map(({ email: _email, ...user }) => user) } : data,
   };
 }
 
-export function userSaved(company: Company, user: CorporateUser, id: string, now: Date): UserSaved {
+export function userSaved(company: Company, user: CorporateUser, id: string, now: Date, options: PublishOptions = {}): UserSaved {
   return {
     specversion: '1.0',
     type: USER_SAVED_TYPE,
@@ -89,7 +104,7 @@ export function userSaved(company: Company, user: CorporateUser, id: string, now
       customer_name: company.name,
       user_id: user.userId,
       user_name: user.name,
-      user_email: user.email,
+      ...(options.includeEmails === false ? {} : { user_email: user.email }),
       user_role: user.role,
       email_template: 'welcome',
     },
