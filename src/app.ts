@@ -11,7 +11,9 @@ import type { RegisterCustomers } from './individual-customers/register-customer
 import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
 import { healthRoutes, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
-import { installProblemHandlers } from './platform/http/problem.js';
+import { installProblemHandlers, problemServerOptions } from './platform/http/problem.js';
+import { requestIdOf } from './platform/http/request-id.js';
+import { installRequestDeadline } from './platform/http/deadline.js';
 import { installSecurity, type SecurityOptions } from './platform/http/security.js';
 import type { Logger } from './platform/logger.js';
 import type { Metrics } from './platform/metrics.js';
@@ -19,6 +21,8 @@ import type { Metrics } from './platform/metrics.js';
 export interface AppDeps {
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+  /** Deadline of every request (503 with Retry-After when it passes); default 10 s. */
+  readonly requestTimeoutMs?: number;
   readonly registerCustomers: RegisterCustomers;
   /** `UserActivated` over HTTP; without it `POST /api/v1/events` answers 415 for that type. */
   readonly activateCustomers?: ActivateCustomers;
@@ -43,9 +47,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // One log line per outcome is written by the flows; per-request access logs would double it.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    ...problemServerOptions,
   });
   installProblemHandlers(app);
+  installRequestDeadline(app, deps.requestTimeoutMs ?? 10_000);
   // Before any route is added: it decides every route's protection as the route is added.
   installSecurity(app, deps.security);
   // Request duration by route pattern (not the URL, which holds ids): low-cardinality labels only.

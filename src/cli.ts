@@ -92,7 +92,9 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return EXIT_INVALID;
     }
-    process.stderr.write(`customer-service: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    const text =
+      error instanceof Error ? (error.stack ?? error.message) : error === undefined ? 'failed without a reason (please report this)' : JSON.stringify(error);
+    process.stderr.write(`customer-service: ${text}\n`);
     return EXIT_FAILED;
   }
 }

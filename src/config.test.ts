@@ -220,6 +220,20 @@ describe('NATS configuration (corporate flow)', () => {
     expect(loadConfig({ NATS_URL: 'nats://a:4222' }).nats?.tls).toBeUndefined();
   });
 
+  it('takes credentials from the userinfo of NATS_URL, as the NATS tools do, and keeps them out of the server list', () => {
+    expect(loadConfig({ NATS_URL: 'nats://bob:s%40cret@a:4222,nats://b:4222' }).nats).toMatchObject({
+      servers: ['nats://a:4222', 'nats://b:4222'],
+      user: 'bob',
+      password: 's@cret',
+    });
+    expect(loadConfig({ NATS_URL: 'nats://t0ken@a:4222' }).nats).toMatchObject({ servers: ['nats://a:4222'], token: 't0ken' });
+    expect(loadConfig({ NATS_URL: 'nats://bob:url@a:4222', NATS_USER: 'admin', NATS_PASSWORD: 'env' }).nats).toMatchObject({
+      servers: ['nats://a:4222'],
+      user: 'admin',
+      password: 'env',
+    });
+  });
+
   it('refuses a max_deliver that JetStream would refuse, a user without a password, and a bad retry list', () => {
     expect(problemsOf({ NATS_URL: 'nats://a:4222', NATS_MAX_DELIVER: '5', NATS_USER: 'admin', NATS_RETRY_DELAYS_MS: '1000,2000,4000,8000,16000' })).toEqual([
       'NATS_PASSWORD: required when NATS_USER is set (got unset)',

@@ -68,6 +68,9 @@ const environmentSchema = z.object({
   DB_PASSWORD: z.string().optional(),
   DB_NAME: z.string().min(1).optional(),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
+  // A hung or locked database must not hang callers (issue #11): statements and lock waits end with a transient error.
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(60_000),
+  DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(30_000),
   EMBEDDED_POSTGRES_DIR: z.string().min(1).default('./.data/postgres'),
   EMBEDDED_POSTGRES_PORT: port.default(54329),
 
@@ -76,6 +79,7 @@ const environmentSchema = z.object({
     .regex(/^[A-Z][A-Z0-9]{0,15}$/, 'expected 1-16 upper-case letters or digits, starting with a letter')
     .default('ACME'),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
 
   // Kafka (individual flow). No brokers: the consumer and the customer.events relay are off.
@@ -226,9 +230,11 @@ export interface TracingConfig {
 }
 
 export interface Config {
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number };
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimitBytes: number; readonly requestTimeoutMs: number };
   readonly log: { readonly level: LogLevel; readonly personalData: boolean };
   readonly database: DatabaseConfig;
+  /** Server-side bounds of every pooled connection (statement_timeout, lock_timeout). */
+  readonly databaseTimeouts: { readonly statementMs: number; readonly lockMs: number };
   readonly customers: { readonly numberPrefix: string };
   readonly shutdownTimeoutMs: number;
   readonly kafka: KafkaConfig;
@@ -328,9 +334,10 @@ export function loadConfig(env: Environment = process.env): Config {
   if (database === undefined || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES },
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS },
     log: { level: e.LOG_LEVEL, personalData: e.LOG_PERSONAL_DATA },
     database,
+    databaseTimeouts: { statementMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockMs: e.DATABASE_LOCK_TIMEOUT_MS },
     customers: { numberPrefix: e.CUSTOMER_NUMBER_PREFIX },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     kafka,
@@ -434,7 +441,10 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
       `NATS_MAX_DELIVER: must be greater than the number of NATS_RETRY_DELAYS_MS (${e.NATS_RETRY_DELAYS_MS.length}) (got "${e.NATS_MAX_DELIVER}")`,
     );
   }
-  const servers = url.split(',').map((server) => server.trim()).filter((server) => server !== '');
+  const { servers, credentials } = withoutUserinfo(url.split(',').map((server) => server.trim()).filter((server) => server !== ''));
+  const user = e.NATS_USER ?? credentials.user;
+  const password = e.NATS_USER === undefined ? (e.NATS_PASSWORD ?? credentials.password) : e.NATS_PASSWORD;
+  const token = e.NATS_TOKEN ?? credentials.token;
   const files = {
     ...(e.NATS_TLS_CA_FILE === undefined ? {} : { caFile: e.NATS_TLS_CA_FILE }),
     ...(e.NATS_TLS_CERT_FILE === undefined ? {} : { certFile: e.NATS_TLS_CERT_FILE }),
@@ -443,9 +453,9 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
   const tls = e.NATS_TLS || Object.keys(files).length > 0 || servers.some((server) => server.startsWith('tls://'));
   return {
     servers,
-    ...(e.NATS_USER === undefined ? {} : { user: e.NATS_USER }),
-    ...(e.NATS_PASSWORD === undefined ? {} : { password: e.NATS_PASSWORD }),
-    ...(e.NATS_TOKEN === undefined ? {} : { token: e.NATS_TOKEN }),
+    ...(user === undefined ? {} : { user }),
+    ...(password === undefined ? {} : { password }),
+    ...(token === undefined ? {} : { token }),
     ...(tls ? { tls: files } : {}),
     stream: e.NATS_STREAM,
     ensureStream: e.NATS_ENSURE_STREAM,
@@ -458,6 +468,40 @@ function natsConfig(e: z.infer<typeof environmentSchema>, problems: string[]): N
     retryDelaysMs: e.NATS_RETRY_DELAYS_MS,
     maxDeliver: e.NATS_MAX_DELIVER,
   };
+}
+
+/**
+ * Credentials in a server URL's userinfo authenticate, as the NATS tools take them: `nats://user:password@host`
+ * (percent-encoded) or `nats://token@host`. The servers are returned without userinfo, so whatever logs them cannot
+ * leak it; NATS_USER / NATS_PASSWORD / NATS_TOKEN, when set, win over the URL.
+ */
+function withoutUserinfo(urls: readonly string[]): {
+  servers: string[];
+  credentials: { user?: string; password?: string; token?: string };
+} {
+  const credentials: { user?: string; password?: string; token?: string } = {};
+  const servers = urls.map((url) => {
+    const match = /^([a-z][a-z0-9+.-]*:\/\/)?([^@/]*)@(.*)$/i.exec(url);
+    if (match === null) return url;
+    const [, scheme = '', userinfo = '', rest = ''] = match;
+    const decode = (text: string) => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return text;
+      }
+    };
+    const separator = userinfo.indexOf(':');
+    if (credentials.user === undefined && credentials.token === undefined && userinfo !== '') {
+      if (separator < 0) credentials.token = decode(userinfo);
+      else {
+        credentials.user = decode(userinfo.slice(0, separator));
+        credentials.password = decode(userinfo.slice(separator + 1));
+      }
+    }
+    return `${scheme}${rest}`;
+  });
+  return { servers, credentials };
 }
 
 /**

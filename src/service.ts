@@ -13,7 +13,7 @@ import { createRegisterCustomers } from './individual-customers/register-custome
 import { createActivateCustomers } from './individual-customers/activate-customers.js';
 import type { HealthCheck } from './platform/http/health.routes.js';
 import type { Logger } from './platform/logger.js';
-import { createPool, isReachable, type Pool } from './platform/postgres/database.js';
+import { createPool, isReachable, type Pool, type PoolTimeouts } from './platform/postgres/database.js';
 import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
 import { createMetrics } from './platform/metrics.js';
 import { parkedCounts } from './platform/postgres/dead-letters.js';
@@ -35,7 +35,7 @@ export interface Database {
 }
 
 /** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
-export async function openDatabase(config: DatabaseConfig, logger: Logger): Promise<Database> {
+export async function openDatabase(config: DatabaseConfig, logger: Logger, timeouts?: PoolTimeouts): Promise<Database> {
   let connectionString: string;
   let tls: DatabaseTls | undefined;
   let stopEmbedded: (() => Promise<void>) | undefined;
@@ -45,6 +45,7 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
       dataDir: config.dataDir,
       port: config.port,
       onLog: (message) => logger.debug({ postgres: message.trim() }, 'embedded postgres'),
+      onStale: (message) => logger.warn(message),
     });
     connectionString = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
@@ -52,7 +53,7 @@ export async function openDatabase(config: DatabaseConfig, logger: Logger): Prom
     connectionString = config.connectionString;
     tls = config.tls;
   }
-  const pool = createPool(connectionString, config.poolSize, tls);
+  const pool = createPool(connectionString, config.poolSize, tls, timeouts);
   try {
     const report = await migrate(pool);
     if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
@@ -102,7 +103,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const tracing = await startTelemetry(config, logger);
   let database: Database;
   try {
-    database = await openDatabase(config.database, logger);
+    database = await openDatabase(config.database, logger, config.databaseTimeouts);
   } catch (error) {
     await tracing.shutdown();
     throw error;
@@ -184,6 +185,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id))],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    requestTimeoutMs: config.http.requestTimeoutMs,
     registerCustomers,
     activateCustomers,
     metrics,

@@ -50,7 +50,7 @@ describe('customer-registered CloudEvent', () => {
     expect(email).toHaveLength(254);
     expect(parse((event) => {
       event.data.name = 'x'.repeat(64);
-      event.data.users = [{ name: 'y'.repeat(64), email, role: 'admin_user' }];
+      event.data.users = [{ name: 'y'.repeat(64), email, role: 'customer_account_owner' }];
     }).ok).toBe(true);
   });
 

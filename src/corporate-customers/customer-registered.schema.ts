@@ -62,6 +62,11 @@ export function parseCompanyData(input: unknown, fieldPrefix = 'data'): Parsed<C
     }),
   );
   if (first !== undefined) return { ok: false, error: new InvalidInputError([first, ...rest]) };
+  // knapscen's downstream touchpoints Job assumes an account owner: a company without one cannot be served.
+  if (!parsed.value.users.some((user) => user.role === 'customer_account_owner')) {
+    const field = `${fieldPrefix === '' ? '' : `${fieldPrefix}.`}users`;
+    return { ok: false, error: InvalidInputError.of('MISSING_ACCOUNT_OWNER', field, 'must list at least one customer_account_owner') };
+  }
   const { subscription_tier: subscriptionTier, users } = parsed.value;
   return { ok: true, value: { name: parsed.value.name, subscriptionTier, users } };
 }

@@ -13,13 +13,15 @@ import { ConfigError, corporateJobInput, loadConfig, type CorporateJobInput, typ
 import { createLogger, type Logger } from '../platform/logger.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { connectNats } from '../platform/nats/connection.js';
-import { InvalidInputError, type FieldViolation, type Parsed } from '../platform/validation.js';
+import { InvalidInputError, PLAUSIBLE_YEARS, plausibleInstant, type FieldViolation, type Parsed } from '../platform/validation.js';
 import { openDatabase } from '../service.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
 import { companyIdFor } from './domain/company.js';
 import { CLOUDEVENT_SOURCE } from './domain/events.js';
 import { createRegisterCorporateCustomer } from './register-corporate-customer.js';
+import { parseJsonOrThrow } from '../platform/json.js';
+import { CLOUDEVENT_ID_MAX_LENGTH } from '../platform/cloudevents.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -37,6 +39,14 @@ export function parseJobInput(input: CorporateJobInput): Parsed<CorporateRegistr
   if (input.EVENT_ID === undefined) violations.push({ code: 'MISSING_FIELD', field: 'EVENT_ID', message: 'is required' });
   if (input.EVENT_TIME !== undefined && (!RFC3339.test(input.EVENT_TIME) || Number.isNaN(Date.parse(input.EVENT_TIME)))) {
     violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: 'must be an RFC 3339 timestamp' });
+  } else if (input.EVENT_TIME !== undefined && !plausibleInstant().safeParse(input.EVENT_TIME).success) {
+    violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: `must lie in the UTC years ${PLAUSIBLE_YEARS.first} to ${PLAUSIBLE_YEARS.last}` });
+  }
+  // The CloudEvent identity attributes, with the same bounds as over NATS and HTTP.
+  for (const name of ['EVENT_ID', 'EVENT_SOURCE', 'CUSTOMER_ID'] as const) {
+    if ((input[name]?.length ?? 0) > CLOUDEVENT_ID_MAX_LENGTH) {
+      violations.push({ code: 'FIELD_TOO_LONG', field: name, message: `must be at most ${CLOUDEVENT_ID_MAX_LENGTH} characters` });
+    }
   }
   let company: Parsed<CorporateRegistration['company']> | undefined;
   if (input.COMPANY_DATA !== undefined) {
@@ -82,7 +92,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   if (!parsed.ok) return rejected(parsed.error);
 
   const logger = createLogger(config.log, process.stderr);
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, config.databaseTimeouts);
   try {
     const register = createRegisterCorporateCustomer({
       pool: database.pool,
@@ -143,7 +153,7 @@ function rejected(error: InvalidInputError): number {
 
 function parseJson(text: string, field: string): Parsed<unknown> {
   try {
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return { ok: true, value: parseJsonOrThrow(text) };
   } catch (error) {
     return { ok: false, error: InvalidInputError.of('MALFORMED_JSON', field, `is not JSON: ${error instanceof Error ? error.message : String(error)}`) };
   }

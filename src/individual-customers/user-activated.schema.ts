@@ -4,10 +4,11 @@
  * registration (`platform/validation.ts`); unknown fields are ignored.
  */
 import { z } from 'zod';
-import { InvalidInputError, type Parsed, parseWith } from '../platform/validation.js';
+import { InvalidInputError, type Parsed, parseWith, plausibleInstant } from '../platform/validation.js';
 
 const id = z.guid();
-const instant = z.iso.datetime({ offset: true });
+// UTC years 2000..9999 (SPEC §3): PostgreSQL refuses year 0000 and above 9999.
+const instant = plausibleInstant();
 
 export const USER_ACTIVATED = 'UserActivated';
 

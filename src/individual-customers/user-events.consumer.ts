@@ -30,6 +30,7 @@ import {
 import type { RegisterCustomer, RegisterCustomers, RegistrationResult } from './register-customers.js';
 import { parseUserActivated, USER_ACTIVATED, type UserActivated } from './user-activated.schema.js';
 import { parseUserRegistered, USER_REGISTERED, type UserRegistered } from './user-registered.schema.js';
+import { parseJsonOrThrow } from '../platform/json.js';
 
 /** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`). */
 export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
@@ -62,7 +63,7 @@ export function decodeUserEvent(value: Buffer | null, headers: Readonly<Record<s
   }
   let body: unknown;
   try {
-    body = JSON.parse(value.toString('utf8'));
+    body = parseJsonOrThrow(value.toString('utf8'));
   } catch (error) {
     return { kind: 'invalid', reasonCode: 'MALFORMED_JSON', message: `not JSON: ${(error as Error).message}` };
   }

@@ -3,22 +3,24 @@
  * `shared/fixtures/user-registered.event.json`). Unknown fields, such as `verificationToken`, are ignored.
  */
 import { z } from 'zod';
-import { InvalidInputError, type Parsed, parseWith } from '../platform/validation.js';
+import { InvalidInputError, type Parsed, parseWith, plausibleInstant } from '../platform/validation.js';
 
 const id = z.guid();
-const instant = z.iso.datetime({ offset: true });
+const instant = plausibleInstant();
+/** Free text the service does not interpret: bounded all the same. */
+const text = z.string().max(256);
 const name = z.string().trim().min(1).max(50);
 
 export const userRegisteredSchema = z
   .object({
     eventId: id,
     eventType: z.literal('UserRegistered'),
-    eventVersion: z.string().regex(/^1(\.\d+)*$/, 'expected a 1.x version'),
+    eventVersion: z.string().max(32).regex(/^1(\.\d+)*$/, 'expected a 1.x version'),
     timestamp: instant,
     aggregateId: id.optional(),
-    aggregateType: z.string().optional(),
+    aggregateType: text.optional(),
     correlationId: id.optional(),
-    causationId: z.string().optional(),
+    causationId: text.optional(),
     payload: z.object({
       userId: id,
       email: z.string().trim().max(254).pipe(z.email()),
@@ -26,7 +28,7 @@ export const userRegisteredSchema = z
       lastName: name,
       tosAcceptedAt: instant.optional(),
       marketingOptIn: z.boolean(),
-      registrationSource: z.string().optional(),
+      registrationSource: text.optional(),
     }),
   })
   .superRefine((event, context) => {

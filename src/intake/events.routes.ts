@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
 import { problemSchema } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
+import { parseJsonInput } from '../platform/json.js';
 import { logOutcome } from '../platform/outcome-log.js';
 import { traceContextFromHeaders, type TraceContext } from '../platform/telemetry/index.js';
 import { InvalidInputError } from '../platform/validation.js';
@@ -28,17 +29,17 @@ export interface IntakeHandlers {
 const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 
 export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHandlers[]): void {
-  const envelopes = Object.assign({}, ...handlers.map((handler) => handler.envelopes ?? {})) as NonNullable<IntakeHandlers['envelopes']>;
-  const cloudEvents = Object.assign({}, ...handlers.map((handler) => handler.cloudEvents ?? {})) as NonNullable<
-    IntakeHandlers['cloudEvents']
-  >;
+  // Maps, not objects: an event type is input, and must never select an Object.prototype member ("constructor",
+  // "__proto__", "toString"…) as its handler.
+  const envelopes = new Map(handlers.flatMap((handler) => Object.entries(handler.envelopes ?? {})));
+  const cloudEvents = new Map(handlers.flatMap((handler) => Object.entries(handler.cloudEvents ?? {})));
 
-  app.addContentTypeParser(CLOUDEVENTS_JSON, { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
+  // One parser for both JSON media types (the same answer for the same text), refusing poisoned keys.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', CLOUDEVENTS_JSON], { parseAs: 'string' }, (_request, body, done) => {
+    const parsed = parseJsonInput(body as string);
+    if (parsed.ok) done(null, parsed.value);
+    else done(new HttpProblem(invalidInput(parsed.error)), undefined);
   });
 
   const outcomeSchema = {
@@ -50,8 +51,8 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     tags: ['events'],
     summary: 'Ingest one event',
     description:
-      `A plain envelope of type ${Object.keys(envelopes).join(', ')} (application/json), or a CloudEvent (structured ` +
-      `application/cloudevents+json, or binary with ce-* headers) of type ${Object.keys(cloudEvents).join(', ')}. 201 when it ` +
+      `A plain envelope of type ${[...envelopes.keys()].join(', ')} (application/json), or a CloudEvent (structured ` +
+      `application/cloudevents+json, or binary with ce-* headers) of type ${[...cloudEvents.keys()].join(', ')}. 201 when it ` +
       'created, 200 when it activated or was a duplicate, 409 when the customer it refers to does not exist.',
     response: {
       200: outcomeSchema, 201: outcomeSchema, 400: problemSchema, 409: problemSchema, 413: problemSchema, 415: problemSchema, 503: problemSchema,
@@ -91,8 +92,8 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     if (typeof eventType !== 'string') {
       throw new HttpProblem(invalidInput(InvalidInputError.of('MISSING_FIELD', 'eventType', 'is required')));
     }
-    const handler = envelopes[eventType];
-    if (handler === undefined) throw unsupportedType(eventType, Object.keys(envelopes));
+    const handler = envelopes.get(eventType);
+    if (handler === undefined) throw unsupportedType(eventType, [...envelopes.keys()]);
     return handler(request.body, trace);
   }
 
@@ -101,8 +102,8 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     trace: TraceContext,
   ): Promise<IntakeResult> {
     if (!parsed.ok) throw new HttpProblem(invalidInput(parsed.error));
-    const handler = cloudEvents[parsed.value.type];
-    if (handler === undefined) throw unsupportedType(parsed.value.type, Object.keys(cloudEvents));
+    const handler = cloudEvents.get(parsed.value.type);
+    if (handler === undefined) throw unsupportedType(parsed.value.type, [...cloudEvents.keys()]);
     // A valid trace context carried by the event itself (the CloudEvents distributed-tracing extension) wins over the HTTP hop's.
     const carried = traceContextFromHeaders(parsed.value.extensions);
     return handler(parsed.value, carried.traceparent === undefined ? trace : carried);

@@ -43,7 +43,7 @@ export async function replayDeadLetters(
       reports.push({ id: letter.id, outcome: 'skipped', detail: `already ${letter.status}${letter.resolution === null ? '' : `: ${letter.resolution}`}` });
       continue;
     }
-    const handler = handlers[letter.transport];
+    const handler = Object.hasOwn(handlers, letter.transport) ? handlers[letter.transport] : undefined;
     if (handler === undefined) {
       reports.push({ id: letter.id, outcome: 'skipped', detail: `no replay handler for transport "${letter.transport}"` });
       continue;

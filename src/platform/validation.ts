@@ -2,7 +2,7 @@
  * Turns schema failures into reason codes every interface reports the same way: HTTP problem details, dead letters,
  * Job-mode stderr. A rejection always says which field and why.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export type ReasonCode =
   | 'MALFORMED_JSON'
@@ -11,6 +11,7 @@ export type ReasonCode =
   | 'INVALID_EMAIL'
   | 'INVALID_UUID'
   | 'INVALID_TIMESTAMP'
+  | 'INVALID_CHARACTERS'
   | 'INVALID_VALUE'
   | 'FIELD_EMPTY'
   | 'FIELD_TOO_LONG'
@@ -23,7 +24,8 @@ export type ReasonCode =
   | 'UNKNOWN_TIER'
   | 'UNKNOWN_ROLE'
   | 'DUPLICATE_EMAIL'
-  | 'EMAIL_TAKEN';
+  | 'EMAIL_TAKEN'
+  | 'MISSING_ACCOUNT_OWNER';
 
 export interface FieldViolation {
   readonly field: string;
@@ -48,8 +50,17 @@ export class InvalidInputError extends Error {
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: InvalidInputError };
 
-/** Parses `input` with `schema`, mapping every zod issue to a field violation with a reason code. */
+/**
+ * Parses `input` with `schema`, mapping every zod issue to a field violation with a reason code. Any string in
+ * `input`, even in a field the schema ignores, holding NUL or an unpaired surrogate is refused first
+ * (INVALID_CHARACTERS): PostgreSQL cannot store either in text or jsonb.
+ */
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix = ''): Parsed<z.output<S>> {
+  const unstorable = findUnstorableString(input);
+  if (unstorable !== undefined) {
+    const field = [fieldPrefix, unstorable].filter((part) => part !== '').join('.') || '(root)';
+    return { ok: false, error: InvalidInputError.of('INVALID_CHARACTERS', field, 'holds a NUL character or an unpaired UTF-16 surrogate') };
+  }
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return { ok: true, value: result.data };
   const violations = result.error.issues.map((issue) => toViolation(issue, fieldPrefix));
@@ -75,6 +86,11 @@ function reasonOf(issue: z.core.$ZodIssue): ReasonCode {
       return 'FIELD_TOO_LONG';
     case 'too_small':
       return issue.origin === 'string' && issue.minimum === 1 ? 'FIELD_EMPTY' : 'INVALID_VALUE';
+    case 'custom': {
+      // A refinement names its own code: `params: { reason: 'INVALID_TIMESTAMP' }`.
+      const reason = (issue.params as { reason?: ReasonCode } | undefined)?.reason;
+      return reason ?? 'INVALID_VALUE';
+    }
     default:
       return 'INVALID_VALUE';
   }
@@ -83,4 +99,38 @@ function reasonOf(issue: z.core.$ZodIssue): ReasonCode {
 function messageOf(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
   return issue.message;
+}
+
+// NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this looks for.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The path (`a.b.0`) of the first string, or object key, that PostgreSQL cannot store; undefined when there is none. */
+export function findUnstorableString(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((item, index) => [String(index), item]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const at = path === '' ? key : `${path}.${key}`;
+    if (UNSTORABLE.test(key)) return at;
+    const found = findUnstorableString(item, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** First and last UTC year a registration timestamp may have (SPEC §3): earlier or later ones are typos or attacks. */
+export const PLAUSIBLE_YEARS = { first: 2000, last: 9999 } as const;
+
+/** An RFC 3339 instant with an offset whose UTC year is plausible; INVALID_TIMESTAMP otherwise. */
+export function plausibleInstant() {
+  return z.iso.datetime({ offset: true }).refine(
+    (value) => {
+      // A value that is no instant at all has its INVALID_TIMESTAMP from the format check already.
+      if (Number.isNaN(Date.parse(value))) return true;
+      const year = new Date(value).getUTCFullYear();
+      return year >= PLAUSIBLE_YEARS.first && year <= PLAUSIBLE_YEARS.last;
+    },
+    { message: `must lie in the UTC years ${PLAUSIBLE_YEARS.first} to ${PLAUSIBLE_YEARS.last}`, params: { reason: 'INVALID_TIMESTAMP' } },
+  );
 }

@@ -148,7 +148,7 @@ describe('register-corporate-customer (Job mode)', () => {
     expect((await runJob(jobEnv(first))).code).toBe(0);
     const counts = await tableCounts(db.pool);
     const second = uniqueEvent();
-    second.data.users[0] = { ...second.data.users[0], name: 'Copy', email: first.data.users[0]?.email, role: 'admin_user' };
+    second.data.users[0] = { ...second.data.users[0], name: 'Copy', email: first.data.users[0]?.email, role: 'customer_account_owner' };
     const result = await runJob(jobEnv(second));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('rejected (EMAIL_TAKEN)');

@@ -2,6 +2,7 @@
  * The corporate flow end to end over a real nats-server with JetStream: customer-registered in, company and users in
  * PostgreSQL, customer-saved and user-saved out on the stream.
  */
+import { randomBytes } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -199,8 +200,8 @@ describe('bad input on customer-registered', () => {
   });
   afterAll(() => env.stop());
 
-  const user = (overrides: Record<string, unknown> = {}) => ({ name: 'Ann Other', email: `${uuidv4()}@example.com`, role: 'admin_user', ...overrides });
-  const cases: [string, string, () => string][] = [
+  const user = (overrides: Record<string, unknown> = {}) => ({ name: 'Ann Other', email: `${uuidv4()}@example.com`, role: 'customer_account_owner', ...overrides });
+  const cases: [string, string, () => string, string?][] = [
     ['MALFORMED_JSON', 'a body that is not JSON', () => '{"specversion": "1.0", '],
     ['INVALID_CLOUDEVENT', 'JSON that is not a CloudEvent', () => JSON.stringify({ name: 'TechCorp', users: [] })],
     ['UNKNOWN_TIER', 'an unknown tier', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'gold', users: [user()] } })],
@@ -211,12 +212,17 @@ describe('bad input on customer-registered', () => {
     ['INVALID_EMAIL', 'an invalid e-mail', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'basic', users: [user({ email: 'no-at-sign' })] } })],
     ['DUPLICATE_EMAIL', 'a repeated e-mail', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'basic', users: [user({ email: 'same@example.com' }), user({ email: 'SAME@example.com' })] } })],
     ['EMAIL_TAKEN', 'an e-mail of another company', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'basic', users: [user(), user({ email: taken })] } })],
+    // Issue #11: inputs that used to be NAKed until max_deliver and lost, or answered by PostgreSQL with an error.
+    ['MISSING_ACCOUNT_OWNER', 'no account owner', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'basic', users: [user({ role: 'admin_user' })] } })],
+    ['INVALID_CHARACTERS', 'a NUL in a user name', () => JSON.stringify({ ...uniqueEvent(), data: { name: 'A', subscription_tier: 'basic', users: [user({ name: 'A\u0000B' })] } })],
+    ['FIELD_TOO_LONG', 'a CloudEvent id of 20 KB', () => JSON.stringify({ ...uniqueEvent(), id: randomBytes(10_000).toString('hex') })],
+    ['MALFORMED_JSON', 'broken JSON with a Nats-Msg-Id of 20 KB', () => '{"id": ', randomBytes(10_000).toString('hex')],
   ];
 
   it('parks each at once with its reason code, acknowledges it, and writes nothing else', async () => {
     const before = await tableCounts(env.db.pool);
-    const sent = cases.map(([code, , body]) => ({ code, body: body() }));
-    for (const { body } of sent) await env.publish(body);
+    const sent = cases.map(([code, , body, msgID]) => ({ code, body: body(), msgID }));
+    for (const { body, msgID } of sent) await env.publish(body, msgID);
     await env.settled();
     const letters = await env.db.rows<{ reason_code: string; payload: Buffer; transport: string; source: string; attempts: number; status: string }>(
       'SELECT reason_code, payload, transport, source, attempts, status FROM dead_letters ORDER BY id',

@@ -27,6 +27,7 @@ export interface TestAppOptions {
   /** Replaces the default `{ db }` readiness checks. */
   healthChecks?: Readonly<Record<string, HealthCheck>>;
   accepting?: () => boolean;
+  requestTimeoutMs?: number;
   /** Authentication and rate limits; default: authentication off, no limits (tests not about security). */
   security?: SecurityOptions;
 }
@@ -49,6 +50,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
     security: options.security ?? { authenticator: openAccess() },
   });
   projector.start();

@@ -3,6 +3,7 @@
  * clients read. The only place that maps failures to HTTP status codes; never sends a stack trace.
  */
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTransientError } from '../postgres/errors.js';
 import { InvalidInputError, type FieldViolation } from '../validation.js';
@@ -23,6 +24,8 @@ export class HttpProblem extends Error {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, problem: Problem): FastifyReply {
   const title = STATUS_CODES[problem.status] ?? 'Error';
+  // Every 503 is "retry later": say when.
+  if (problem.status === 503 && !reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
   return reply
     .status(problem.status)
     .type('application/problem+json')
@@ -44,6 +47,62 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, proble
 export function invalidInput(error: InvalidInputError, status = 400): Problem {
   return { status, code: error.code, detail: error.message, violations: error.violations };
 }
+
+/** A problem document as bytes, for the places that write to the socket themselves (before fastify has a request). */
+function problemBody(problem: Problem, path: string | undefined): string {
+  const title = STATUS_CODES[problem.status] ?? 'Error';
+  return JSON.stringify({
+    type: `urn:problem:customer-service:${problem.code.toLowerCase().replaceAll('_', '-')}`,
+    title,
+    status: problem.status,
+    detail: problem.detail,
+    code: problem.code,
+    timestamp: new Date().toISOString(),
+    ...(path === undefined ? {} : { path }),
+    error: title,
+    message: problem.detail,
+  });
+}
+
+/**
+ * Fastify server options that keep the errors raised before routing in the same shape as every other: a URL that is
+ * not valid percent-encoding, a path parameter longer than the router takes (`frameworkErrors`), and what Node's HTTP
+ * parser refuses, such as oversized headers or a malformed request (`clientErrorHandler`; fastify's default answers
+ * `{"message":"Client Error"}`). The offending path is never echoed back.
+ */
+export const problemServerOptions = {
+  frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void => {
+    const problem: Problem =
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? { status: 414, code: 'URI_TOO_LONG', detail: 'a path parameter exceeds the length limit' }
+        : error.code === 'FST_ERR_BAD_URL'
+          ? { status: 400, code: 'BAD_URL', detail: 'the request path is not valid percent-encoding' }
+          : { status: 400, code: 'BAD_REQUEST', detail: 'the request could not be routed' };
+    void reply
+      .status(problem.status)
+      .type('application/problem+json')
+      .send(problemBody(problem, undefined));
+  },
+  clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const problem: Problem =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? { status: 408, code: 'REQUEST_TIMEOUT', detail: 'the request was not received in time' }
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? { status: 431, code: 'HEADERS_TOO_LARGE', detail: 'the request line or headers exceed the size limit' }
+          : error.code === 'HPE_URI_TOO_LONG'
+            ? { status: 414, code: 'URI_TOO_LONG', detail: 'the request URI exceeds the size limit' }
+            : { status: 400, code: 'BAD_REQUEST', detail: 'the request is not valid HTTP' };
+    const body = problemBody(problem, undefined);
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  },
+};
 
 /** Installs the error and not-found handlers that turn everything into problem documents. */
 export function installProblemHandlers(app: FastifyInstance): void {

@@ -3,6 +3,7 @@
  * send it) or binary mode (attributes in `ce-*` headers, `data` in the body).
  */
 import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../cloudevents.js';
+import { parseJsonOrThrow } from '../json.js';
 import { InvalidInputError, type Parsed } from '../validation.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -27,7 +28,7 @@ function parseJson(body: Uint8Array): Parsed<unknown> {
   try {
     const text = utf8.decode(body);
     if (text.trim() === '') return { ok: false, error: InvalidInputError.of('MALFORMED_JSON', '(root)', 'the message body is empty') };
-    return { ok: true, value: JSON.parse(text) as unknown };
+    return { ok: true, value: parseJsonOrThrow(text) };
   } catch (error) {
     return {
       ok: false,

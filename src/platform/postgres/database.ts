@@ -12,14 +12,33 @@ export type TransactionClient = pg.PoolClient;
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
-export function createPool(connectionString: string, max: number, tls?: DatabaseTls): Pool {
+/** Server-side bounds of each statement and lock wait; see `DATABASE_STATEMENT_TIMEOUT_MS` / `DATABASE_LOCK_TIMEOUT_MS`. */
+export interface PoolTimeouts {
+  readonly statementMs: number;
+  readonly lockMs: number;
+}
+
+/**
+ * `timeouts` (the service passes its configured ones): a locked row or a stuck statement then ends with a transient
+ * error (57014, 55P03) instead of holding the caller; HTTP answers 503 with Retry-After, consumers retry with
+ * backoff. Migrations lift the bounds for themselves. Without `timeouts`, the server's settings apply.
+ */
+export function createPool(connectionString: string, max: number, tls?: DatabaseTls, timeouts?: PoolTimeouts): Pool {
+  const bounds = timeouts === undefined ? {} : { statement_timeout: timeouts.statementMs, lock_timeout: timeouts.lockMs };
   const pool = new pg.Pool(
     tls === undefined
-      ? { connectionString, max, connectionTimeoutMillis: 5_000 }
-      : { connectionString: withoutSslParameters(connectionString), max, connectionTimeoutMillis: 5_000, ssl: sslOptions(connectionString, tls) },
+      ? { connectionString, max, connectionTimeoutMillis: 5_000, ...bounds }
+      : { connectionString: withoutSslParameters(connectionString), max, connectionTimeoutMillis: 5_000, ssl: sslOptions(connectionString, tls), ...bounds },
   );
   // An idle client losing its connection (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Neither may a checked-out one: pg-pool listens for errors only while a client is idle, and a server FATAL
+  // (pg_terminate_backend, a restart, a failover) on a client in a transaction or held by a relay emits 'error' with
+  // no listener, which kills the process. The query in flight fails with the error (retried or answered 503 as a
+  // transient failure), and the client, no longer queryable, is discarded when released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

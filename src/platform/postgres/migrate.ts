@@ -28,6 +28,8 @@ export class MigrationError extends Error {
 export async function migrate(pool: Pool, migrations: readonly Migration[] = allMigrations): Promise<MigrationReport> {
   const client = await pool.connect();
   try {
+    // A migration may rebuild an index for minutes, and another instance waits for it: no pool bounds here.
+    await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -72,6 +74,7 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = all
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
   } finally {
-    client.release();
+    // Discarded, not pooled: it runs without the pool's timeouts.
+    client.release(true);
   }
 }
