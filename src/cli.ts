@@ -6,13 +6,16 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
+import { registerAdoptCommand } from './adopt.command.js';
 import { registerBenchCommand } from './bench.command.js';
+import { SchemaNotRecognisedError } from './platform/postgres/acme-adoption.js';
 import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
 import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
 import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
 import { registerCorporateCustomerCommand } from './corporate-customers/register-corporate-customer.job.js';
+import { importKnapscenCommand } from './corporate-customers/import-knapscen.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -41,6 +44,8 @@ export function buildCli(): Command {
 
   deadLettersCommand(program);
   registerProjectionsCommand(program);
+  registerAdoptCommand(program);
+  program.command('import').description('copy existing data of a system this one replaces').addCommand(importKnapscenCommand());
   // Corporate flow (NATS / Sveltos Job mode).
   program.addCommand(registerCorporateCustomerCommand());
   // `publish` is the parent of every flow's sample publisher (knapscen's publish-*.sh scripts, the identity service).
@@ -88,7 +93,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? EXIT_OK : EXIT_INVALID;
     }
-    if (error instanceof ConfigError || error instanceof InvalidInputError) {
+    if (error instanceof ConfigError || error instanceof InvalidInputError || error instanceof SchemaNotRecognisedError) {
       process.stderr.write(`${error.message}\n`);
       return EXIT_INVALID;
     }

@@ -132,6 +132,8 @@ const environmentSchema = z.object({
   MONGODB_DATABASE: z.string().regex(/^[^/\\. "$]{1,63}$/, 'expected a MongoDB database name').default('customer-service'),
   PROJECTOR_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTOR_POLL_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  // knapscen's MySQL (disco_services): mirrored from our companies and users when set.
+  KNAPSCEN_MYSQL_URL: z.url({ protocol: /^(mysql|mariadb)$/, error: 'expected a mysql:// URL' }).optional(),
   // NATS JetStream (corporate flow). NATS_SERVER is the knapscen-config Secret's name for NATS_URL.
   NATS_URL: z.string().min(1).optional(),
   NATS_SERVER: z.string().min(1).optional(),
@@ -248,6 +250,8 @@ export interface Config {
   };
   /** Absent when neither NATS_URL nor NATS_SERVER is set: the JetStream consumer and relays are off. */
   readonly nats?: NatsConfig;
+  /** Set by KNAPSCEN_MYSQL_URL: the projection into knapscen's MySQL tables is on (and its column limits apply). */
+  readonly knapscenMirror?: { readonly mysqlUrl: string };
   readonly auth: AuthConfig;
   readonly rateLimits: RateLimitConfig;
   /** Corporate flow: whether `customer-saved`/`user-saved` carry e-mail addresses (NATS_PUBLISH_EMAILS). */
@@ -350,6 +354,7 @@ export function loadConfig(env: Environment = process.env): Config {
       pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
     },
     ...(nats === undefined ? {} : { nats }),
+    ...(e.KNAPSCEN_MYSQL_URL === undefined ? {} : { knapscenMirror: { mysqlUrl: e.KNAPSCEN_MYSQL_URL } }),
     auth,
     rateLimits: { windowMs: e.RATE_LIMIT_WINDOW_MS, lookups: e.RATE_LIMIT_LOOKUPS, events: e.RATE_LIMIT_EVENTS },
     corporate: { publishEmails: e.NATS_PUBLISH_EMAILS },

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
+import { openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createLogger } from './platform/logger.js';
 import { rebuildProjection } from './platform/postgres/projection-rebuild.js';
 import { openDatabase } from './service.js';
@@ -34,6 +35,16 @@ async function rebuild(): Promise<void> {
       process.stdout.write(`${JSON.stringify(report)}\n`);
     } finally {
       await readModel.close();
+    }
+    if (config.knapscenMirror !== undefined) {
+      // knapscen's MySQL tables: every corporate event re-applied (upserts onto the same rows), one more report line.
+      const mirror = openKnapscenMirror(config.knapscenMirror.mysqlUrl, logger);
+      try {
+        const report = await rebuildProjection(database.pool, mirror.projection, { logger, batchSize: Math.max(config.readModel.batchSize, 1_000) });
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } finally {
+        await mirror.close();
+      }
     }
   } finally {
     await database.close();

@@ -26,6 +26,7 @@ import { startTracing, type Tracing } from './platform/telemetry/index.js';
 import { findCompany } from './corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
 import { startCorporateNats, type CorporateNats } from './corporate-customers/corporate-nats.js';
+import { knapscenViolations, openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 
 export interface Database {
@@ -151,13 +152,29 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   // Corporate flow: HTTP always; JetStream consumer and relays when NATS is configured.
   const corporateWake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
+  // knapscen's MySQL mirror (KNAPSCEN_MYSQL_URL): a projection of its own, woken by corporate commits.
+  const mirrorWake = createWakeSignal();
+  const knapscenMirror = config.knapscenMirror === undefined ? undefined : openKnapscenMirror(config.knapscenMirror.mysqlUrl, logger);
+  const mirrorProjector =
+    knapscenMirror === undefined
+      ? undefined
+      : createProjector({
+          pool: database.pool,
+          projection: knapscenMirror.projection,
+          wake: mirrorWake,
+          logger,
+          metrics,
+          batchSize: config.readModel.batchSize,
+          pollIntervalMs: config.readModel.pollIntervalMs,
+        });
   const registerCorporateCustomer = createRegisterCorporateCustomer({
     metrics,
     publishEmails: config.corporate.publishEmails,
     pool: database.pool,
     clock: () => new Date(),
     newId: () => uuidv7(),
-    onCommitted: fanOut(corporateWake.customerSaved, corporateWake.userSaved),
+    onCommitted: fanOut(corporateWake.customerSaved, corporateWake.userSaved, mirrorWake),
+    ...(knapscenMirror === undefined ? {} : { extraChecks: (company) => knapscenViolations(company) }),
   });
   let corporateNats: CorporateNats | undefined;
   if (config.nats !== undefined) {
@@ -205,6 +222,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     throw error;
   }
   projector.start();
+  mirrorProjector?.start();
   logger.info({ url }, 'customer-service is listening');
 
   // Kafka: consumer of identity.user.events and relay to customer.events, only when brokers are configured.
@@ -240,6 +258,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // 4. The projector finishes its batch; connections close last, once nothing uses them; buffered spans are
       //    exported (bounded).
       await projector.stop();
+      await mirrorProjector?.stop();
+      await knapscenMirror?.close();
       await readModel.close();
       await database.close();
       await tracing.shutdown();

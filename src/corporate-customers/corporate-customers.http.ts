@@ -65,7 +65,8 @@ export function customerRegisteredIntake(register: RegisterCorporateCustomer): I
           case 'duplicate':
             return { outcome: result.outcome, body: { customerId: result.company.customerId } };
           case 'rejected':
-            throw new HttpProblem({ ...invalidInput(result.error), status: 409 });
+            // A registration the knapscen mirror cannot hold is invalid here (400); the others conflict with data (409).
+            throw new HttpProblem({ ...invalidInput(result.error), status: result.error.code === 'NOT_MIRRORABLE' ? 400 : 409 });
           default:
             return assertNever(result);
         }

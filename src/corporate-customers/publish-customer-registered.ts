@@ -73,12 +73,13 @@ interface PublishOptions {
 }
 
 /** The events to send: the file's (one event or an array, sent as they are) or `count` generated ones. */
-async function eventsToSend(options: PublishOptions): Promise<{ readonly id: string; readonly subject: string; readonly body: string }[]> {
+async function eventsToSend(options: PublishOptions): Promise<{ readonly source: string; readonly id: string; readonly subject: string; readonly body: string }[]> {
   if (options.file !== undefined) {
     const text = await readFile(options.file, 'utf8');
     const parsed = JSON.parse(text) as unknown;
     const events = Array.isArray(parsed) ? parsed : [parsed];
-    return events.map((event: { id?: unknown; subject?: unknown }, index) => ({
+    return events.map((event: { source?: unknown; id?: unknown; subject?: unknown }, index) => ({
+      source: typeof event.source === 'string' ? event.source : '',
       id: typeof event.id === 'string' ? event.id : `file-event-${index}`,
       subject: typeof event.subject === 'string' ? event.subject : '',
       // A single event is sent byte for byte as the file has it.
@@ -87,7 +88,7 @@ async function eventsToSend(options: PublishOptions): Promise<{ readonly id: str
   }
   return Array.from({ length: options.count }, () => {
     const event = generateCustomerRegistered();
-    return { id: event.id, subject: event.subject, body: JSON.stringify(event) };
+    return { source: event.source, id: event.id, subject: event.subject, body: JSON.stringify(event) };
   });
 }
 
@@ -126,7 +127,9 @@ export async function publishCustomerRegistered(options: PublishOptions, out: (l
     const js = jetstream(nc);
     for (const event of events) {
       // Structured mode, as knapscen and Sveltos expect: the whole event is the body, no ce-* headers.
-      const ack = await js.publish(subject, encoder.encode(event.body), { msgID: event.id });
+      // Nats-Msg-Id follows the input's identity (source, id, subject): knapscen's ids repeat within a second, and an id
+      // alone would make JetStream drop the second company of that second as a duplicate.
+      const ack = await js.publish(subject, encoder.encode(event.body), { msgID: JSON.stringify([event.source, event.id, event.subject]) });
       out(`published ${event.id} ${event.subject} seq=${ack.seq}${ack.duplicate ? ' (duplicate)' : ''}`);
     }
   } finally {

@@ -6,6 +6,7 @@
  * stderr, nothing written: the Job must not retry); 1 transient failure (safe to rerun: the registration is idempotent
  * and a rerun publishes what this run did not).
  */
+import { createHash } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { Command } from 'commander';
 import { v7 as uuidv7 } from 'uuid';
@@ -17,8 +18,9 @@ import { InvalidInputError, PLAUSIBLE_YEARS, plausibleInstant, type FieldViolati
 import { openDatabase } from '../service.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
-import { companyIdFor } from './domain/company.js';
+import { companyIdFor, type CompanyFacts } from './domain/company.js';
 import { CLOUDEVENT_SOURCE } from './domain/events.js';
+import { knapscenViolations } from './knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './register-corporate-customer.js';
 import { parseJsonOrThrow } from '../platform/json.js';
 import { CLOUDEVENT_ID_MAX_LENGTH } from '../platform/cloudevents.js';
@@ -27,7 +29,58 @@ const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_INVALID = 2;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+/**
+ * What Sveltos puts in `EVENT_TIME`: its agent parses the event with the CloudEvents Go SDK (`time.Parse(RFC3339Nano)`),
+ * stores it re-marshalled (`t.UTC().Format(RFC3339Nano)`: UTC, `Z`, 0 to 9 fraction digits with trailing zeros
+ * trimmed), and the template reads that string. An event without `time` fails the template (`missingkey=error`), so
+ * no Job starts; an older template renders `<no value>` or, through `quote`, an empty string. RFC 3339 with an offset
+ * is accepted too (the seed README's own environment).
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** What a Go template renders for a missing map key without `missingkey=error`. */
+const GO_NO_VALUE = '<no value>';
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A value the Job can use as an id component: not blank, not a template artefact, printable and bounded. */
+const EVENT_ID_MAX_LENGTH = 200;
+
+function presentValue(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' || trimmed === GO_NO_VALUE || trimmed === 'null' ? undefined : trimmed;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * `EVENT_ID` as the Job uses it. knapscen's ids are odd (one-second resolution, so not unique); an id that is missing or
+ * unusable (control characters, unpaired surrogates, thousands of characters) must not fail a valid registration. A
+ * usable id is kept as it is; an unusable one is replaced by its digest (still stable across reruns of the Job); a
+ * missing one by a digest of what identifies the registration otherwise.
+ */
+export function jobEventId(raw: string | undefined, fallbackParts: readonly string[]): string {
+  const value = presentValue(raw);
+  if (value === undefined) return `no-event-id:${sha256(JSON.stringify(fallbackParts)).slice(0, 32)}`;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
+  const unusable = value.length > EVENT_ID_MAX_LENGTH || /[\u0000-\u001f\u007f]/.test(value) || LONE_SURROGATE.test(value);
+  return unusable ? `sha256:${sha256(value)}` : value;
+}
+
+/**
+ * The subject of a Job's registration: `CUSTOMER_ID` (the CloudEvent subject) when the template passes it. An older
+ * template passes none; the subject is then a digest of the company data, so two companies sent with one id are
+ * still two registrations while a rerun of the same Job is recognised.
+ */
+function jobSubject(customerId: string | undefined, company: CompanyFacts): string {
+  const subject = presentValue(customerId);
+  if (subject !== undefined) return subject;
+  const canonical = JSON.stringify([company.name, company.subscriptionTier, company.users.map((user) => [user.name, user.email.toLowerCase(), user.role])]);
+  return `company-data:${sha256(canonical)}`;
+}
 
 /**
  * The registration the Job's environment describes: `COMPANY_DATA` (the CloudEvent `data` as JSON, from the current
@@ -36,8 +89,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})
  */
 export function parseJobInput(input: CorporateJobInput): Parsed<CorporateRegistration> {
   const violations: FieldViolation[] = [];
-  if (input.EVENT_ID === undefined) violations.push({ code: 'MISSING_FIELD', field: 'EVENT_ID', message: 'is required' });
-  if (input.EVENT_TIME !== undefined && (!RFC3339.test(input.EVENT_TIME) || Number.isNaN(Date.parse(input.EVENT_TIME)))) {
+  const time = presentValue(input.EVENT_TIME);
+  if (time !== undefined && (!RFC3339.test(time) || Number.isNaN(Date.parse(time.replace(' ', 'T'))))) {
     violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: 'must be an RFC 3339 timestamp' });
   } else if (input.EVENT_TIME !== undefined && !plausibleInstant().safeParse(input.EVENT_TIME).success) {
     violations.push({ code: 'INVALID_TIMESTAMP', field: 'EVENT_TIME', message: `must lie in the UTC years ${PLAUSIBLE_YEARS.first} to ${PLAUSIBLE_YEARS.last}` });
@@ -62,18 +115,20 @@ export function parseJobInput(input: CorporateJobInput): Parsed<CorporateRegistr
   }
   if (company !== undefined && !company.ok) violations.push(...company.error.violations);
   const [first, ...rest] = violations;
-  if (first !== undefined || company === undefined || !company.ok || input.EVENT_ID === undefined) {
+  if (first !== undefined || company === undefined || !company.ok) {
     return { ok: false, error: new InvalidInputError([first ?? { code: 'INVALID_VALUE', field: '(env)', message: 'invalid input' }, ...rest]) };
   }
-  const source = input.EVENT_SOURCE ?? CLOUDEVENT_SOURCE;
+  const source = presentValue(input.EVENT_SOURCE) ?? CLOUDEVENT_SOURCE;
+  const subject = jobSubject(input.CUSTOMER_ID, company.value);
+  const eventId = jobEventId(input.EVENT_ID, [source, subject, time ?? '']);
   return {
     ok: true,
     value: {
-      eventId: input.EVENT_ID,
+      eventId,
       source,
-      ...(input.CUSTOMER_ID === undefined ? {} : { subject: input.CUSTOMER_ID }),
-      ...(input.EVENT_TIME === undefined ? {} : { time: input.EVENT_TIME }),
-      companyId: companyIdFor(source, input.CUSTOMER_ID, input.EVENT_ID),
+      subject,
+      ...(time === undefined ? {} : { time: new Date(time.replace(' ', 'T')).toISOString() }),
+      companyId: companyIdFor(source, subject, eventId),
       company: company.value,
     },
   };
@@ -98,6 +153,8 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
       pool: database.pool,
       clock: () => new Date(),
       newId: () => uuidv7(),
+      // The running service mirrors into knapscen's MySQL; a registration it could not hold is refused here too.
+      ...(config.knapscenMirror === undefined ? {} : { extraChecks: (company: CompanyFacts) => knapscenViolations(company, 'COMPANY_DATA') }),
       publishEmails: config.corporate.publishEmails,
     });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });

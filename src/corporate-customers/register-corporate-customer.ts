@@ -53,15 +53,26 @@ export interface RegisterCorporateCustomerDeps {
   /** Called after a registration has committed: wakes the outbox relays. */
   readonly onCommitted?: () => void;
   readonly metrics?: Metrics;
+  /**
+   * What else a registration must satisfy to be accepted, checked before anything is written: the knapscen mirror's
+   * column limits while it is on (`knapscenViolations`).
+   */
+  readonly extraChecks?: (company: CorporateRegistration['company']) => FieldViolation[];
   /** False: `customer-saved` and `user-saved` are written to the outbox without e-mail addresses (NATS_PUBLISH_EMAILS). */
   readonly publishEmails?: boolean;
 }
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
 
-/** The inbox key: CloudEvents are identified by (`source`, `id`). */
-export function inboxMessageId(registration: Pick<CorporateRegistration, 'source' | 'eventId'>): string {
-  return JSON.stringify([registration.source, registration.eventId]);
+/**
+ * The inbox key: a corporate input is identified by (`source`, `id`, `subject`). knapscen's ids have one-second
+ * resolution (`evt-customer-<YYYYMMDDHHMMSS>`), so two companies sent in the same second share an id and differ only by
+ * subject; both must be registered. An event without a subject keeps the (`source`, `id`) key of earlier versions.
+ */
+export function inboxMessageId(registration: Pick<CorporateRegistration, 'source' | 'eventId' | 'subject'>): string {
+  return JSON.stringify(
+    registration.subject === undefined ? [registration.source, registration.eventId] : [registration.source, registration.eventId, registration.subject],
+  );
 }
 
 const tracer = trace.getTracer('customer-service');
@@ -73,7 +84,11 @@ export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerD
       const started = performance.now();
       span.setAttribute('customer.id', command.registration.companyId);
       try {
-        const result = await withTransaction(deps.pool, (client) => registerWithin(client, command, deps));
+        const [refusal, ...moreRefusals] = deps.extraChecks?.(command.registration.company) ?? [];
+        const result: CorporateRegistrationResult =
+          refusal === undefined
+            ? await withTransaction(deps.pool, (client) => registerWithin(client, command, deps))
+            : { outcome: 'rejected', error: new InvalidInputError([refusal, ...moreRefusals]) };
         if (result.outcome === 'created') deps.onCommitted?.();
         record(deps, command, result, started);
         span.setAttribute('registration.outcome', result.outcome);
@@ -95,7 +110,7 @@ async function registerWithin(
 ): Promise<CorporateRegistrationResult> {
   const { registration } = command;
   const emails = registration.company.users.map((user) => emailKey(user.email));
-  await lock(client, [`company:${registration.companyId}`, ...emails.map((email) => `corporate-email:${email}`)]);
+  await lockRegistration(client, [`company:${registration.companyId}`, ...emails.map((email) => `corporate-email:${email}`)]);
 
   const messageId = inboxMessageId(registration);
   const redelivered = (await findProcessed(client, INBOX_CONSUMER, [messageId])).has(messageId);
@@ -104,7 +119,8 @@ async function registerWithin(
     return { outcome: 'duplicate', reason: redelivered ? 'redelivered' : 'company-already-registered', company: existing };
   }
   if (redelivered) {
-    // The inbox row and the company commit together, so this means the id was reused for another company.
+    // The inbox row and the company commit together, and the company id follows from the key: only a company removed
+    // by hand since gets here. Registering it again would resurrect it behind the operator's back.
     return {
       outcome: 'rejected',
       error: InvalidInputError.of('INVALID_VALUE', 'id', 'this event id was already processed for another company'),
@@ -167,7 +183,7 @@ async function registerWithin(
 }
 
 /** Transaction-scoped locks, in sorted order so two registrations sharing e-mails cannot deadlock. */
-async function lock(client: Queryable, keys: readonly string[]): Promise<void> {
+export async function lockRegistration(client: Queryable, keys: readonly string[]): Promise<void> {
   await client.query(
     `SELECT count(pg_advisory_xact_lock(k))
      FROM (SELECT DISTINCT hashtextextended(key, 0) AS k FROM unnest($1::text[]) AS key ORDER BY 1) AS keys`,

@@ -25,7 +25,9 @@ export type ReasonCode =
   | 'UNKNOWN_ROLE'
   | 'DUPLICATE_EMAIL'
   | 'EMAIL_TAKEN'
-  | 'MISSING_ACCOUNT_OWNER';
+  | 'MISSING_ACCOUNT_OWNER'
+  // A registration knapscen's MySQL tables cannot hold while the mirror is on (KNAPSCEN_MYSQL_URL).
+  | 'NOT_MIRRORABLE';
 
 export interface FieldViolation {
   readonly field: string;

@@ -53,6 +53,20 @@ describe('POST /api/v1/events with disco.knapscen.customer.registered', () => {
     expect(await tableCounts(db.pool)).toMatchObject({ companies: 1, company_users: 3, outbox: 4 });
   });
 
+  it('registers two companies for two events with one id and different subjects; the same (source, id, subject) again is a duplicate', async () => {
+    // knapscen's ids have one-second resolution: two companies sent in the same second share "evt-customer-<YYYYMMDDHHMMSS>".
+    const first = uniqueEvent();
+    const second = { ...uniqueEvent(), id: first.id };
+    const answers = [await post(JSON.stringify(first)), await post(JSON.stringify(second))];
+    expect(answers.map((answer) => [answer.statusCode, answer.json<unknown>()])).toEqual([
+      [201, { customerId: first.subject, outcome: 'created' }],
+      [201, { customerId: second.subject, outcome: 'created' }],
+    ]);
+    const again = await post(JSON.stringify(second));
+    expect([again.statusCode, again.json()]).toEqual([200, { customerId: second.subject, outcome: 'duplicate' }]);
+    expect(await tableCounts(db.pool)).toMatchObject({ companies: 2, company_users: 6, inbox: 2, outbox: 8 });
+  });
+
   it('accepts binary mode (ce-* headers)', async () => {
     const event = uniqueEvent();
     const response = await post(JSON.stringify(event.data), {

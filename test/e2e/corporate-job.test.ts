@@ -68,7 +68,8 @@ const published = async () => {
   }
 };
 
-describe('register-corporate-customer (Job mode)', () => {
+// Every test runs the Job once or more as a process (5–15 s each on a loaded 2-core machine).
+describe('register-corporate-customer (Job mode)', { timeout: 120_000 }, () => {
   it('registers the fixture from the Sveltos environment and publishes its events; a rerun exits 0 and changes nothing', async () => {
     const before = await published();
     const first = await runJob(jobEnv(fixtureEvent()));
@@ -132,7 +133,6 @@ describe('register-corporate-customer (Job mode)', () => {
     ['INVALID_EMAIL', 'an invalid e-mail', (event) => jobEnv({ ...event, data: { ...event.data, users: [{ name: 'A', email: 'a@', role: 'admin_user' }] } })],
     ['DUPLICATE_EMAIL', 'a repeated e-mail', (event) => jobEnv({ ...event, data: { ...event.data, users: [{ name: 'A', email: 'a@example.com', role: 'admin_user' }, { name: 'B', email: 'A@example.com', role: 'admin_user' }] } })],
     ['MALFORMED_JSON', 'COMPANY_DATA that is not JSON', (event) => ({ ...jobEnv(event), COMPANY_DATA: '{"name": "TechCorp"' })],
-    ['MISSING_FIELD', 'no EVENT_ID', (event) => ({ ...jobEnv(event), EVENT_ID: '' })],
     ['INVALID_TIMESTAMP', 'an EVENT_TIME that is not RFC 3339', (event) => ({ ...jobEnv(event), EVENT_TIME: 'yesterday' })],
   ];
 
@@ -142,6 +142,66 @@ describe('register-corporate-customer (Job mode)', () => {
     expect(result.stderr).toContain(`rejected (${code})`);
     expect(await tableCounts(db.pool)).toEqual({ companies: 0, company_users: 0, event_store: 0, inbox: 0, outbox: 0, dead_letters: 0 });
   });
+
+  it('registers two companies for two Jobs with one EVENT_ID and different CUSTOMER_IDs; a rerun of either is a duplicate', async () => {
+    const first = uniqueEvent();
+    const second = { ...uniqueEvent(), id: first.id };
+    const runs = [await runJob(jobEnv(first)), await runJob(jobEnv(second)), await runJob(jobEnv(second))];
+    expect(runs.map((run) => [run.code, JSON.parse(run.stdout || '{}') as unknown])).toEqual([
+      [0, { outcome: 'created', customerId: first.subject, published: 4 }],
+      [0, { outcome: 'created', customerId: second.subject, published: 4 }],
+      [0, { outcome: 'duplicate', customerId: second.subject, published: 0 }],
+    ]);
+    expect(await tableCounts(db.pool)).toMatchObject({ companies: 2, company_users: 6, inbox: 2 });
+  }, 180_000);
+
+  it('without CUSTOMER_ID (an older template) still tells two companies sharing an EVENT_ID apart, and a rerun apart from neither', async () => {
+    const withoutSubject = (event: ReturnType<typeof uniqueEvent>) => {
+      const env: Record<string, string> = jobEnv(event);
+      delete env.CUSTOMER_ID;
+      return env;
+    };
+    const first = uniqueEvent();
+    const second = { ...uniqueEvent(), id: first.id };
+    const runs = [await runJob(withoutSubject(first)), await runJob(withoutSubject(second)), await runJob(withoutSubject(first))];
+    expect(runs.map((run) => run.code)).toEqual([0, 0, 0]);
+    const outcomes = runs.map((run) => JSON.parse(run.stdout) as { outcome: string; customerId: string });
+    expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['created', 'created', 'duplicate']);
+    expect(outcomes[0]?.customerId).not.toBe(outcomes[1]?.customerId);
+    expect(outcomes[2]?.customerId).toBe(outcomes[0]?.customerId);
+    expect(await tableCounts(db.pool)).toMatchObject({ companies: 2, company_users: 6 });
+  }, 180_000);
+
+  it.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['what Go renders for a missing key', '<no value>'],
+    ['over-long', `evt-${'x'.repeat(5000)}`],
+    // An environment variable cannot hold NUL; escape sequences and newlines it can.
+    ['holding control characters', 'evt\u001b[31m-customer\n-20251004'],
+  ])('registers a valid company whose EVENT_ID is %s, and a rerun is a duplicate', async (_what, eventId) => {
+    const event = uniqueEvent();
+    const env: Record<string, string> = jobEnv(event);
+    if (eventId === undefined) delete env.EVENT_ID;
+    else env.EVENT_ID = eventId;
+    const first = await runJob(env);
+    expect(first.stderr).toBe('');
+    expect([first.code, JSON.parse(first.stdout)]).toEqual([0, { outcome: 'created', customerId: event.subject, published: 4 }]);
+    const rerun = await runJob(env);
+    expect([rerun.code, JSON.parse(rerun.stdout)]).toEqual([0, { outcome: 'duplicate', customerId: event.subject, published: 0 }]);
+    expect(await tableCounts(db.pool)).toMatchObject({ companies: 1, inbox: 1 });
+  }, 180_000);
+
+  it.each(['2025-10-04T12:00:00Z', '2025-10-04T12:00:00.5Z', '2025-10-04T12:00:00.123456789Z', '0001-01-01T00:00:00Z'])(
+    'accepts EVENT_TIME %s, as Sveltos renders .CloudEvent.time',
+    async (time) => {
+      const event = { ...uniqueEvent(), time };
+      const result = await runJob(jobEnv(event));
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    },
+    120_000,
+  );
 
   it('exits 2 with EMAIL_TAKEN when another company has the e-mail, writing nothing more', async () => {
     const first = uniqueEvent();

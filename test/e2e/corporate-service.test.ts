@@ -2,6 +2,10 @@
  * `serve` with NATS configured, and `publish customer-registered` feeding it: the CLI's generated companies go through
  * JetStream into the running service and come out as customer-saved and user-saved.
  */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -16,7 +20,7 @@ import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/global-setup.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { runCli } from '../support/cli.js';
+import { ROOT, runCli } from '../support/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/customer-registered.cloudevent.json', import.meta.url));
 
@@ -75,6 +79,36 @@ describe('publish customer-registered', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('--file with two events sharing one id (different subjects) to NATS: JetStream keeps both and both companies exist', async () => {
+    const first = generateCustomerRegistered(new Date('2025-10-04T12:00:00Z'));
+    const second = { ...generateCustomerRegistered(new Date('2025-10-04T12:00:00Z')), id: first.id };
+    const file = join(mkdtempSync(join(tmpdir(), 'same-id-')), 'events.json');
+    writeFileSync(file, JSON.stringify([first, second]));
+    const result = await cli(['publish', 'customer-registered', '--file', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).not.toContain('(duplicate)');
+    for (const subject of [first.subject, second.subject]) {
+      await eventually(async () => (await fetch(new URL(`/api/v1/corporate-customers/${subject}`, service.url))).status === 200, `company ${subject}`);
+    }
+  });
+
+  it("publish-customer-registered.sh (the seed README's test step) publishes one event the service registers", async () => {
+    const before = (await tableCounts(db.pool)).companies;
+    const script = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn('sh', [join(ROOT, 'publish-customer-registered.sh')], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', NATS_URL: nats.url } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(script.stderr).toContain('sent 1 customer-registered event(s) to nats');
+    expect(script.code).toBe(0);
+    expect(script.stdout).toMatch(/^published evt-customer-\d{14}-\w+ [0-9a-f-]{36} seq=\d+\n$/);
+    await eventually(async () => (await tableCounts(db.pool)).companies === before + 1, 'the published company registered');
   });
 
   it('--file F --to http: posts the file to the running service', async () => {

@@ -238,6 +238,26 @@ describe('bad input on customer-registered', () => {
   });
 });
 
+describe('knapscen event ids', () => {
+  let env: Awaited<ReturnType<typeof setUp>>;
+  beforeAll(async () => {
+    env = await setUp('sameid');
+  });
+  afterAll(() => env.stop());
+
+  it('register two companies for two events with one id and different subjects; the same triple again is a duplicate', async () => {
+    const first = uniqueEvent();
+    const second = { ...uniqueEvent(), id: first.id };
+    await env.publish(JSON.stringify(first));
+    await env.publish(JSON.stringify(second));
+    await env.publish(JSON.stringify(second));
+    await env.settled();
+    expect(await tableCounts(env.db.pool)).toMatchObject({ companies: 2, company_users: 6, inbox: 2, outbox: 8, dead_letters: 0 });
+    const saved = await messagesOn(client, env.config.subjects.customerSaved);
+    expect(saved.map((message) => message.json.subject).sort()).toEqual([first.subject, second.subject].sort());
+  });
+});
+
 describe('several instances consuming at once', () => {
   let env: Awaited<ReturnType<typeof setUp>>;
   beforeAll(async () => {

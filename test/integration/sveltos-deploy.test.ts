@@ -45,6 +45,22 @@ describe('Sveltos Job template', () => {
     });
   });
 
+  it('runs the Job non-root, without privileges, on a read-only root, with requests and a memory limit', () => {
+    const { manifest } = renderJobTemplate(fixtureEvent());
+    const pod = manifest.spec.template.spec;
+    const [container] = pod.containers;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container?.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container?.resources?.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    expect(container?.resources?.limits?.memory).toBe('256Mi');
+  });
+
+  it("takes the image from the managed cluster's customer-service.acme.io/image annotation, else the default", () => {
+    expect(renderJobTemplate(fixtureEvent()).manifest.spec.template.spec.containers[0]?.image).toBe('ghcr.io/acme/customer-service:latest');
+    const pinned = { metadata: { name: 'prod-eu', annotations: { 'customer-service.acme.io/image': 'registry.example/customer-service:1.4.2@sha256:abc' } } };
+    expect(renderJobTemplate(fixtureEvent(), pinned).manifest.spec.template.spec.containers[0]?.image).toBe('registry.example/customer-service:1.4.2@sha256:abc');
+  });
+
   it('keeps a hostile company name one string: quotes, newlines and YAML syntax cannot add keys', () => {
     const event = fixtureEvent();
     const hostile = 'Evil" Corp\n            - name: NATS_SERVER\n              value: nats://attacker:4222 \\ \' # & <b> {{ .CloudEvent.id }} \u0007 ü';

@@ -1,7 +1,7 @@
 /**
  * Renders the subset of Go text/template + sprig that `deploy/sveltos/configmap.yaml` uses, as Sveltos would:
  * `{{ .Path.to.value }}`, pipelines through `quote` (Go `%q`) and `toJson` (Go `json.Marshal`: sorted keys, HTML
- * characters escaped), and `print`. Anything else throws, so a template change the renderer does not understand fails
+ * characters escaped), `print`, and sprig's `dig` (keys…, default, map). Anything else throws, so a template change the renderer does not understand fails
  * the test instead of being rendered wrongly.
  */
 type Value = unknown;
@@ -30,6 +30,15 @@ function evaluatePipeline(pipeline: string, data: Record<string, unknown>): Valu
       value = operands.filter((operand) => operand !== undefined && operand !== null).map((operand) => goQuote(stringOf(operand))).join(' ');
     } else if (name === 'toJson') {
       value = goJson(operands[0]);
+    } else if (name === 'dig') {
+      // sprig: dig "k1" "k2" … default map; the default when any key is missing.
+      const map = operands.at(-1);
+      const fallback = operands.at(-2);
+      let found: Value = map;
+      for (const key of operands.slice(0, -2)) {
+        found = found !== null && typeof found === 'object' ? (found as Record<string, unknown>)[String(key)] : undefined;
+      }
+      value = found === undefined ? fallback : found;
     } else if (name === 'print') {
       value = operands.map(stringOf).join('');
     } else {

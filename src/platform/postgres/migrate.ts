@@ -4,7 +4,9 @@
  * own transaction together with its bookkeeping row.
  */
 import { createHash } from 'node:crypto';
-import type { Pool } from './database.js';
+import { adoptAcme, inspectSchema, planAdoption, SchemaNotRecognisedError, type AdoptionPlan } from './acme-adoption.js';
+import type { Pool, Queryable } from './database.js';
+import { initial } from './migrations/0001-initial.js';
 import { migrations as allMigrations } from './migrations/index.js';
 
 export interface Migration {
@@ -16,6 +18,8 @@ export interface Migration {
 export interface MigrationReport {
   readonly applied: readonly string[];
   readonly current: number;
+  /** Set when this run adopted an ACME customer database (see `acme-adoption.ts`). */
+  readonly adopted?: AdoptionPlan;
 }
 
 // Any constant works; this one reads "customer-service migrations".
@@ -32,18 +36,36 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = all
     await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        checksum TEXT NOT NULL,
-        applied_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW())`);
+      // A database that already holds tables of ours without our bookkeeping is either the ACME service's, adopted
+      // here in one transaction (it then counts as migrated to version 1), or refused untouched.
+      const layout = await inspectSchema(client);
+      if (layout.kind === 'unrecognised') throw new SchemaNotRecognisedError(layout.reasons);
+      let adopted: AdoptionPlan | undefined;
+      if (layout.kind === 'acme') {
+        await client.query('BEGIN');
+        try {
+          adopted = await planAdoption(client, layout.tables);
+          await adoptAcme(client, adopted);
+          await createBookkeeping(client);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            initial.version,
+            initial.name,
+            checksumOf(initial),
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        }
+      }
+      await createBookkeeping(client);
       const { rows } = await client.query<{ version: number; checksum: string }>(
         'SELECT version, checksum FROM schema_migrations',
       );
       const done = new Map(rows.map((row) => [row.version, row.checksum]));
       const applied: string[] = [];
       for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-        const checksum = createHash('sha256').update(migration.sql).digest('hex');
+        const checksum = checksumOf(migration);
         const recorded = done.get(migration.version);
         if (recorded !== undefined) {
           if (recorded !== checksum) {
@@ -69,7 +91,7 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = all
         applied.push(`${migration.version}-${migration.name}`);
       }
       const current = Math.max(0, ...migrations.map((migration) => migration.version));
-      return { applied, current };
+      return { applied, current, ...(adopted === undefined ? {} : { adopted }) };
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
@@ -77,4 +99,16 @@ export async function migrate(pool: Pool, migrations: readonly Migration[] = all
     // Discarded, not pooled: it runs without the pool's timeouts.
     client.release(true);
   }
+}
+
+function checksumOf(migration: Migration): string {
+  return createHash('sha256').update(migration.sql).digest('hex');
+}
+
+async function createBookkeeping(client: Queryable): Promise<void> {
+  await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW())`);
 }
