@@ -373,8 +373,13 @@ export async function createTopics(
 }
 
 /** Kafka's own Uuid text form: 16 random bytes, base64url without padding. */
+/** A cluster id as Kafka makes them (`Uuid.randomUuid`): base64url, never starting with '-', which the storage
+ * tool's argument parser would take for an option (1 run in 64 failed to format before). */
 function uuidString(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 async function exists(file: string): Promise<boolean> {
