@@ -20,6 +20,8 @@ export interface Findings {
   readonly unanswered: number;
   /** Accepted valid inputs without their effect: a missing customer, company or activation. */
   readonly lost: number;
+  /** Accepted valid inputs without their effect but parked with a reason (e.g. RETRIES_EXHAUSTED): replayable, yet not delivered. */
+  readonly parkedValid: number;
   /** Two customers for a user or two companies for a subject (the schema forbids both), or an event published twice with different ids. */
   readonly duplicated: number;
   /** Unpublished outbox rows, unprojected events, parked messages without a reason, poison neither parked nor refused. */
@@ -106,10 +108,16 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
     const byUser = countBy(customers.map((row) => row.user_id));
     const companyIds = new Set<string>(companies.map((row) => row.id));
 
-    let lost = note('users without a customer', [...expected.users].filter((user) => !byUser.has(user)));
-    lost += note('subjects without a company', [...expected.companies].filter((id) => !companyIds.has(id)));
+    const parked = (await db.query<{ text: string }>("SELECT convert_from(payload, 'UTF8') AS text FROM dead_letters WHERE status = 'parked'")).rows.map((row) => row.text);
+    const parkedText = parked.join('\n');
     const status = new Map(customers.map((row) => [row.user_id, row.status]));
-    lost += note('activations not applied', [...expected.activated].filter((user) => status.get(user) !== 'ACTIVE'));
+    const missing = [
+      ...[...expected.users].filter((user) => !byUser.has(user)).map((user) => ({ what: 'user without a customer', key: user })),
+      ...[...expected.companies].filter((id) => !companyIds.has(id)).map((id) => ({ what: 'subject without a company', key: id })),
+      ...[...expected.activated].filter((user) => status.get(user) !== 'ACTIVE').map((user) => ({ what: 'activation not applied', key: user })),
+    ];
+    let lost = note('lost', missing.filter((item) => !parkedText.includes(item.key)).map((item) => `${item.what} ${item.key}`));
+    const parkedValid = note('valid inputs parked', missing.filter((item) => parkedText.includes(item.key)).map((item) => `${item.what} ${item.key}`));
 
     let duplicated = note('users with two customers', [...byUser].filter(([, n]) => n > 1).map(([user]) => user));
     const offeredUsers = new Set(ledger.filter((entry) => entry.flow === 'individual' && entry.variant !== 'poison').map((entry) => entry.key));
@@ -146,8 +154,6 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
     ).rows[0];
     let stuck = Number(stuckRows?.unpublished) + Math.max(0, Number(stuckRows?.unprojected)) + Number(stuckRows?.reasonless);
     if (stuck > 0) details.push(`stuck: ${JSON.stringify(stuckRows)}`);
-    const parked = (await db.query<{ text: string }>("SELECT convert_from(payload, 'UTF8') AS text FROM dead_letters")).rows.map((row) => row.text);
-    const parkedText = parked.join('\n');
     // Poison taken by a broker must be parked with its reason; poison over HTTP must have been refused (4xx).
     stuck += note('poison neither parked nor refused', expected.poison.filter((entry) => !parkedText.includes(entry.key)).map((entry) => `${entry.transport}:${entry.key}`));
     writtenForRejected += note('poison answered 2xx over HTTP', ledger.filter((entry) => entry.variant === 'poison' && entry.transport === 'http' && entry.outcome === 'accepted').map((entry) => entry.key));
@@ -196,6 +202,7 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
       rejected: outcomes.get('rejected') ?? 0,
       unanswered: (outcomes.get('failed') ?? 0) + (outcomes.get('unanswered') ?? 0),
       lost,
+      parkedValid,
       duplicated,
       stuck,
       gaps,

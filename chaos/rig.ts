@@ -33,7 +33,7 @@ export interface RigResult extends Findings {
 
 /** Whether a run broke a guarantee (or never settled). */
 export function broken(result: RigResult): boolean {
-  return result.lost + result.duplicated + result.stuck + result.gaps + result.orderViolations + result.writtenForRejected > 0 || result.quiesceMs === null;
+  return result.lost + result.parkedValid + result.duplicated + result.stuck + result.gaps + result.orderViolations + result.writtenForRejected > 0 || result.quiesceMs === null;
 }
 
 export async function runRig(options: RigOptions): Promise<RigResult> {
