@@ -108,16 +108,18 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
     const byUser = countBy(customers.map((row) => row.user_id));
     const companyIds = new Set<string>(companies.map((row) => row.id));
 
-    const parked = (await db.query<{ text: string }>("SELECT convert_from(payload, 'UTF8') AS text FROM dead_letters WHERE status = 'parked'")).rows.map((row) => row.text);
-    const parkedText = parked.join('\n');
+    // Payloads may be any bytes (invalid UTF-8 too): searched as bytes, with the keys and headers poison carries its marker in.
+    const parked = (await db.query<{ payload: Buffer; message_key: Buffer | null; headers: string }>("SELECT payload, message_key, headers::text FROM dead_letters WHERE status = 'parked'")).rows;
+    const parkedBytes = Buffer.concat(parked.flatMap((row) => [row.payload, row.message_key ?? Buffer.alloc(0), Buffer.from(row.headers), Buffer.from('\n')]));
+    const isParked = (marker: string) => parkedBytes.includes(marker);
     const status = new Map(customers.map((row) => [row.user_id, row.status]));
     const missing = [
       ...[...expected.users].filter((user) => !byUser.has(user)).map((user) => ({ what: 'user without a customer', key: user })),
       ...[...expected.companies].filter((id) => !companyIds.has(id)).map((id) => ({ what: 'subject without a company', key: id })),
       ...[...expected.activated].filter((user) => status.get(user) !== 'ACTIVE').map((user) => ({ what: 'activation not applied', key: user })),
     ];
-    let lost = note('lost', missing.filter((item) => !parkedText.includes(item.key)).map((item) => `${item.what} ${item.key}`));
-    const parkedValid = note('valid inputs parked', missing.filter((item) => parkedText.includes(item.key)).map((item) => `${item.what} ${item.key}`));
+    let lost = note('lost', missing.filter((item) => !isParked(item.key)).map((item) => `${item.what} ${item.key}`));
+    const parkedValid = note('valid inputs parked', missing.filter((item) => isParked(item.key)).map((item) => `${item.what} ${item.key}`));
 
     let duplicated = note('users with two customers', [...byUser].filter(([, n]) => n > 1).map(([user]) => user));
     const offeredUsers = new Set(ledger.filter((entry) => entry.flow === 'individual' && entry.variant !== 'poison').map((entry) => entry.key));
@@ -155,7 +157,7 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
     let stuck = Number(stuckRows?.unpublished) + Math.max(0, Number(stuckRows?.unprojected)) + Number(stuckRows?.reasonless);
     if (stuck > 0) details.push(`stuck: ${JSON.stringify(stuckRows)}`);
     // Poison taken by a broker must be parked with its reason; poison over HTTP must have been refused (4xx).
-    stuck += note('poison neither parked nor refused', expected.poison.filter((entry) => !parkedText.includes(entry.key)).map((entry) => `${entry.transport}:${entry.key}`));
+    stuck += note('poison neither parked nor refused', expected.poison.filter((entry) => !isParked(entry.key)).map((entry) => `${entry.transport}:${entry.key}`));
     writtenForRejected += note('poison answered 2xx over HTTP', ledger.filter((entry) => entry.variant === 'poison' && entry.transport === 'http' && entry.outcome === 'accepted').map((entry) => entry.key));
 
     const published = await readCustomerEvents(sources.bootstrapServers);

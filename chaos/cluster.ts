@@ -22,6 +22,8 @@ export interface Instance {
   readonly index: number;
   readonly port: number;
   alive(): boolean;
+  /** The running process's id. */
+  pid(): number | undefined;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
   start(): void;
@@ -49,6 +51,8 @@ export interface ClusterOptions {
   /** The source tree the instances run (a planted copy for the checker's own test). */
   readonly sourceRoot: string;
   readonly instances?: number;
+  /** Extra environment of every instance. */
+  readonly env?: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
 }
 
@@ -86,6 +90,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     // be parked for having outlived it.
     AUTH_MODE: 'none',
     LOG_LEVEL: 'info',
+    ...options.env,
   });
 
   const instances: Instance[] = [];
@@ -148,6 +153,7 @@ function instanceProcess(index: number, port: number, env: (port: number) => Rec
     index,
     port,
     alive,
+    pid: () => (alive() ? child?.pid : undefined),
     start: () => {
       if (alive()) return;
       logFile ??= createWriteStream(path.join(options.dir, `instance-${index}.log`), { flags: 'a' });

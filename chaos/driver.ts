@@ -11,6 +11,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { v4 as uuidv4 } from 'uuid';
 import { userActivated, userRegistered } from '../test/support/events.js';
 import { uniqueEvent } from '../test/support/corporate.js';
+import { malformed } from './malformed.js';
 import { INPUT_TOPIC, type Instance } from './cluster.js';
 import { random } from './schedule.js';
 
@@ -25,7 +26,7 @@ export interface Offer {
   readonly variant: Variant;
   /** The user id (individual, activation) or the CloudEvent (source, subject, id) of a corporate input. */
   readonly key: string;
-  readonly body: string;
+  readonly body: string | Buffer;
   readonly cloudEvent?: { readonly source: string; readonly subject?: string; readonly id: string };
   /** accepted: acknowledged (broker) or 2xx (HTTP); rejected: a 4xx with a reason; failed: no final answer. */
   outcome?: 'accepted' | 'rejected' | 'failed';
@@ -53,7 +54,6 @@ export interface Driver {
 }
 
 const NATS_SUBJECT = 'customer-registered';
-const POISON_KINDS = ['truncated', 'not-json', 'wrong-type', 'missing-field', 'proto-pollution', 'nul', 'lone-surrogate', 'deep', 'bad-cloudevent'] as const;
 
 export async function startDriver(options: DriverOptions): Promise<Driver> {
   const next = random(options.seed ^ 0x5eed);
@@ -66,7 +66,7 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
   const nc = await connectNats({ servers: options.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const js = jetstream(nc, { timeout: 5_000 });
 
-  const offer = (transport: Transport, flow: Flow, variant: Variant, key: string, body: string, cloudEvent?: Offer['cloudEvent']): Offer => {
+  const offer = (transport: Transport, flow: Flow, variant: Variant, key: string, body: string | Buffer, cloudEvent?: Offer['cloudEvent']): Offer => {
     const entry: Offer = { id: ledger.length, transport, flow, variant, key, body, ...(cloudEvent === undefined ? {} : { cloudEvent }), attempts: 0 };
     ledger.push(entry);
     return entry;
@@ -109,7 +109,7 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
     }
     if (roll < 0.11 && earlier.length > 0) {
       const again = pick(earlier);
-      const event: Record<string, unknown> = { ...(JSON.parse(again.body) as Record<string, unknown>), id: `evt-resend-${uuidv4()}` };
+      const event: Record<string, unknown> = { ...(JSON.parse(again.body.toString()) as Record<string, unknown>), id: `evt-resend-${uuidv4()}` };
       const cloudEvent = { source: String(event.source), subject: again.cloudEvent?.subject, id: String(event.id) } as Offer['cloudEvent'];
       return offer(transport, 'corporate', 'resend', again.key, JSON.stringify(event), cloudEvent);
     }
@@ -121,50 +121,10 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
     return entry;
   };
 
-  /** A message no flow can accept; its bytes carry a marker the checker finds among the dead letters. */
-  const poison = (transport: Transport, flow: Flow): Offer => {
-    const marker = `chaos-poison-${ledger.length}-${uuidv4().slice(0, 8)}`;
-    const kind = pick(POISON_KINDS);
-    const base: Record<string, unknown> =
-      flow === 'individual' ? { ...userRegistered(), correlationId: marker } : { ...uniqueEvent(), id: marker };
-    const data = (base.payload ?? base.data) as Record<string, unknown>;
-    let body: string;
-    switch (kind) {
-      case 'truncated':
-        body = JSON.stringify(base).slice(0, 60 + Math.floor(next() * 40)) + `"${marker}`;
-        break;
-      case 'not-json':
-        body = `<registration id="${marker}"/>`;
-        break;
-      case 'wrong-type':
-        data[flow === 'individual' ? 'email' : 'users'] = 42;
-        body = JSON.stringify(base);
-        break;
-      case 'missing-field':
-        delete data[flow === 'individual' ? 'userId' : 'name'];
-        body = JSON.stringify(base);
-        break;
-      case 'proto-pollution':
-        // Invalid besides the keys, so that ignoring them (as the service must) still leaves a rejection.
-        data[flow === 'individual' ? 'email' : 'subscription_tier'] = 'not-valid';
-        body = JSON.stringify(base).replace(/^\{/, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},');
-        break;
-      case 'nul':
-        data[flow === 'individual' ? 'firstName' : 'name'] = 'Ja\u0000ne';
-        body = JSON.stringify(base);
-        break;
-      case 'lone-surrogate':
-        body = JSON.stringify(base).replace(flow === 'individual' ? '"Jane"' : '"name":"', flow === 'individual' ? '"Ja\\ud800ne"' : '"name":"\\udc00');
-        break;
-      case 'deep':
-        data[flow === 'individual' ? 'firstName' : 'name'] = JSON.parse('['.repeat(2_000) + ']'.repeat(2_000)) as unknown;
-        body = JSON.stringify(base);
-        break;
-      case 'bad-cloudevent':
-        body = JSON.stringify(flow === 'individual' ? { ...base, eventType: 7 } : { ...base, specversion: '0.3' });
-        break;
-    }
-    return offer(transport, flow, 'poison', marker, body);
+  /** A message no flow can accept (chaos/malformed.ts); the checker finds it among the dead letters by its marker. */
+  const poison = (transport: Transport, flow: 'individual' | 'corporate'): Offer => {
+    const bad = malformed(flow, next);
+    return offer(transport, flow, 'poison', bad.marker, bad.body);
   };
 
   // Per transport, a queue of offers waiting for their first (or next) attempt.
@@ -261,7 +221,9 @@ async function publishUntilAcknowledged(js: JetStreamClient, entry: Offer, stopp
     try {
       const hdrs = natsHeaders();
       hdrs.set('content-type', 'application/cloudevents+json');
-      await js.publish(NATS_SUBJECT, new TextEncoder().encode(entry.body), { headers: hdrs, timeout: 5_000 });
+      // Poison carries its marker in a header too: some poison has none in its bytes.
+      if (entry.variant === 'poison') hdrs.set('x-chaos-marker', entry.key);
+      await js.publish(NATS_SUBJECT, typeof entry.body === 'string' ? new TextEncoder().encode(entry.body) : entry.body, { headers: hdrs, timeout: 5_000 });
       entry.outcome = 'accepted';
       return;
     } catch {
