@@ -70,9 +70,14 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
         await register(Array.from({ length: 50 }, () => ({ event: valid(userRegistered()) })));
       }
       await eventually(gauge, (value) => value === 200, { what: 'the backlog gauge at 200', timeoutMs: 10_000 });
-      // Down for several times the refusal schedule (300 ms): the relay keeps retrying and parks nothing.
-      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      // Down for more attempts than the refusal schedule allows (3): the relay keeps retrying and parks nothing.
+      await eventually(
+        async () => Number((await db.rows<{ n: string | null }>('SELECT max(attempts) AS n FROM outbox WHERE published_at IS NULL'))[0]?.n ?? 0),
+        (attempts) => attempts >= 5,
+        { what: 'five failed attempts during the outage', timeoutMs: 40_000, intervalMs: 250 },
+      );
       expect(await unpublished()).toBe(200);
+      expect(await listDeadLetters(db.pool), 'an outage parks nothing').toEqual([]);
 
       await broker.brokersUp();
       await eventually(unpublished, (n) => n === 0, { what: 'the backlog drained', timeoutMs: 30_000 });
