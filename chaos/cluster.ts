@@ -40,6 +40,11 @@ export interface Cluster {
   startPostgres(): Promise<void>;
   /** SIGSTOP/SIGCONT to the postmaster and every backend. */
   signalPostgres(signal: 'SIGSTOP' | 'SIGCONT'): Promise<void>;
+  /**
+   * Terminates every backend in the middle of a transaction (as a failover, a proxy restart or an
+   * idle_in_transaction_session_timeout does); returns how many it terminated.
+   */
+  terminateTransactions(): Promise<number>;
   /** Takes every free connection slot; the returned function gives them back. */
   exhaustConnections(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
@@ -100,7 +105,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   for (const instance of instances) instance.start();
 
   const postmasterPid = async (): Promise<number> => Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-  return {
+  const cluster: Cluster = {
     databaseUrl,
     kafka,
     nats,
@@ -111,7 +116,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await waitForExit(pid);
     },
     startPostgres: async () => {
-      postgres = await startEmbeddedPostgres(pgOptions);
+      // Crash recovery after an immediate stop, on a loaded machine, may outlast one start's patience: try again.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          postgres = await startEmbeddedPostgres(pgOptions);
+          return;
+        } catch (error) {
+          if (attempt === 5) throw error;
+          options.log(`PostgreSQL did not start (attempt ${attempt}): ${(error as Error).message}; trying again`);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
     },
     signalPostgres: async (signal) => {
       const pid = await postmasterPid();
@@ -120,28 +135,53 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       for (const child of await childrenOf(pid)) signalQuietly(child, signal);
       if (signal === 'SIGCONT') process.kill(pid, signal);
     },
+    terminateTransactions: async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const { rows } = await client.query<{ n: string }>(
+          `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+           WHERE pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL`,
+        );
+        return Number(rows[0]?.n);
+      } catch {
+        return 0; // the database is down or full: nothing to terminate now
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
     exhaustConnections: async () => {
       const held: pg.Client[] = [];
+      let refusal = '';
       for (let attempt = 0; attempt < MAX_CONNECTIONS; attempt += 1) {
         const client = new pg.Client({ connectionString: databaseUrl });
         client.on('error', () => undefined);
         try {
           await client.connect();
           held.push(client);
-        } catch {
-          break; // "sorry, too many clients already": every slot is taken
+        } catch (error) {
+          refusal = (error as Error).message; // "sorry, too many clients already": every slot is taken
+          break;
         }
       }
-      options.log(`holding ${held.length} connections`);
+      options.log(`holding ${held.length} connections (then: ${refusal})`);
       return async () => {
         await Promise.all(held.map((client) => client.end().catch(() => undefined)));
       };
     },
     stop: async () => {
       await Promise.all(instances.map((instance) => instance.stop()));
-      await Promise.all([kafka.stop(), nats.close(), postgres.stop().catch(() => undefined)]);
+      // A server left frozen by a failed run must be thawed before it can stop.
+      await Promise.allSettled([cluster.signalPostgres('SIGCONT')]);
+      await Promise.all([kafka.stop(), nats.close(), withTimeout(postgres.stop(), 30_000).catch(() => undefined)]);
     },
   };
+  return cluster;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([work, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref())]);
 }
 
 function instanceProcess(index: number, port: number, env: (port: number) => Record<string, string>, options: ClusterOptions): Instance {

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { check, settledYet, type Findings } from './checker.js';
 import { startCluster, type Cluster } from './cluster.js';
-import { startDriver } from './driver.js';
+import { startDriver, type Driver } from './driver.js';
 import { makeSchedule, type Fault, type ScheduleName } from './schedule.js';
 
 export interface RigOptions {
@@ -41,12 +41,13 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
   const began = Date.now();
   const log = (line: string) => (options.log ?? console.info)(`[chaos ${options.schedule}/${options.seed} +${((Date.now() - began) / 1000).toFixed(1)}s] ${line}`);
   const cluster = await startCluster({ dir: options.dir, sourceRoot: options.sourceRoot, log });
+  let driver: Driver | undefined;
   try {
     await waitForInstances(cluster);
     const spanMs = Math.round((options.inputs / options.ratePerSecond) * 1000);
     const schedule = makeSchedule(options.schedule, options.seed, spanMs, cluster.instances.length);
     log(`${schedule.faults.length} faults over ${spanMs} ms: ${schedule.faults.map((fault) => `${fault.kind}@${fault.atMs}`).join(' ')}`);
-    const driver = await startDriver({
+    driver = await startDriver({
       seed: options.seed,
       inputs: options.inputs,
       ratePerSecond: options.ratePerSecond,
@@ -57,7 +58,8 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
     });
     const drivingStart = Date.now();
     const faults = Promise.all(schedule.faults.map((fault) => applyAt(cluster, fault, drivingStart, log)));
-    await Promise.all([driver.done, faults]);
+    const driving = driver.done;
+    await Promise.all([driving, faults]);
     const drivingMs = Date.now() - drivingStart;
     const calm = Date.now();
     log(`driving done after ${drivingMs} ms; every fault healed; waiting for the system to settle`);
@@ -84,6 +86,7 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
     await writeFile(path.join(options.dir, 'result.json'), JSON.stringify(result, null, 2));
     return result;
   } finally {
+    await driver?.stop();
     await cluster.stop();
   }
 }
@@ -142,6 +145,16 @@ async function applyAt(cluster: Cluster, fault: Fault, start: number, log: (line
       await hold();
       await cluster.startPostgres();
       return;
+    case 'terminate-transactions': {
+      // Every 100 ms for the fault's duration: most transactions in flight meet it somewhere between BEGIN and COMMIT.
+      let terminated = 0;
+      for (const until = Date.now() + fault.durationMs; Date.now() < until; ) {
+        terminated += await cluster.terminateTransactions();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      log(`terminated ${terminated} backends in a transaction`);
+      return;
+    }
     case 'exhaust-connections': {
       const release = await cluster.exhaustConnections();
       await hold();

@@ -36,25 +36,30 @@ const sourceRoot = values.plant === undefined ? ROOT : await plantedCopy(ROOT, v
 if (values.plant !== undefined) console.info(`instances run ${sourceRoot}: planted defect ${values.plant} (the checker should report ${PLANTS[values.plant].expect})`);
 const seed = Number(values.seed);
 const results: RigResult[] = [];
+let crashed = 0;
 for (const [index, schedule] of schedules.entries()) {
   const runSeed = seed + index;
-  results.push(
-    await runRig({
+  try {
+    const result = await runRig({
       schedule,
       seed: runSeed,
       inputs: Number(values.inputs),
       ratePerSecond: Number(values.rate),
       dir: path.join(ROOT, '.chaos', `${values.plant === undefined ? '' : `${values.plant}-`}${schedule}-${runSeed}`),
       sourceRoot,
-    }),
-  );
-  console.info(summaryLine(results.at(-1) as RigResult));
+    });
+    results.push(result);
+    console.info(summaryLine(result));
+  } catch (error) {
+    crashed += 1;
+    console.error(`${schedule}/${runSeed}: the rig itself failed:`, error);
+  }
 }
 
 console.info(`\n${table(results)}`);
 const failed = results.filter(broken);
 for (const result of failed) console.info(`${result.schedule}/${result.seed}:\n  ${result.details.join('\n  ')}`);
-process.exitCode = failed.length > 0 ? 1 : 0;
+process.exitCode = failed.length + crashed > 0 ? 1 : 0;
 
 function summaryLine(result: RigResult): string {
   return `${result.schedule}/${result.seed}: ${result.faults.length} faults, offered ${result.offered}, accepted ${result.accepted}, lost ${result.lost}, parked ${result.parkedValid}, duplicated ${result.duplicated}, stuck ${result.stuck}, gaps ${result.gaps}, order ${result.orderViolations}, quiesce ${result.quiesceMs ?? 'never'} ms`;

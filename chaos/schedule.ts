@@ -11,7 +11,8 @@ export type FaultKind =
   | 'restart-nats'
   | 'freeze-postgres'
   | 'kill-postgres'
-  | 'exhaust-connections';
+  | 'exhaust-connections'
+  | 'terminate-transactions';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -35,9 +36,19 @@ export const SCHEDULES = {
   /** The brokers frozen and restarted under the instances. */
   brokers: ['freeze-broker', 'restart-broker', 'freeze-nats', 'restart-nats', 'kill-instance'],
   /** PostgreSQL frozen, crashed and out of connections. */
-  database: ['freeze-postgres', 'kill-postgres', 'exhaust-connections', 'kill-instance'],
+  database: ['freeze-postgres', 'kill-postgres', 'exhaust-connections', 'terminate-transactions', 'kill-instance'],
   /** Every kind of fault, at random. */
-  everything: ['kill-instance', 'freeze-broker', 'restart-broker', 'freeze-nats', 'restart-nats', 'freeze-postgres', 'kill-postgres', 'exhaust-connections'],
+  everything: [
+    'kill-instance',
+    'freeze-broker',
+    'restart-broker',
+    'freeze-nats',
+    'restart-nats',
+    'freeze-postgres',
+    'kill-postgres',
+    'exhaust-connections',
+    'terminate-transactions',
+  ],
   /** A broker fault and a PostgreSQL fault always overlapping, with instances killed meanwhile. */
   overlap: [],
 } as const satisfies Record<string, readonly FaultKind[]>;
@@ -69,6 +80,7 @@ const DURATION_MS: Readonly<Record<FaultKind, readonly [number, number]>> = {
   'freeze-postgres': [1_000, 6_000],
   'kill-postgres': [1_000, 5_000],
   'exhaust-connections': [2_000, 8_000],
+  'terminate-transactions': [2_000, 6_000],
 };
 
 /** Faults over `spanMs` of driving, one starting every `everyMs` on average; at most one of each server fault at a time. */
@@ -83,7 +95,7 @@ export function makeSchedule(name: ScheduleName, seed: number, spanMs: number, i
   if (name === 'overlap') {
     // Pairs: a broker fault, and a PostgreSQL fault that begins while it lasts; an instance killed in between.
     const broker: FaultKind[] = ['freeze-broker', 'restart-broker', 'freeze-nats', 'restart-nats'];
-    const database: FaultKind[] = ['freeze-postgres', 'kill-postgres', 'exhaust-connections'];
+    const database: FaultKind[] = ['freeze-postgres', 'kill-postgres', 'exhaust-connections', 'terminate-transactions'];
     for (let at = 1_000; at < spanMs; at += everyMs * 3) {
       const first = fault(broker[Math.floor(next() * broker.length)] as FaultKind, at);
       faults.push(first);
