@@ -138,14 +138,21 @@ export async function check(sources: CheckSources, ledger: readonly Offer[]): Pr
       list.push(Number(match[2]));
       perMonth.set(match[1] as string, list);
     }
+    // A gap is a number missing below a month's highest; a repeat, a number given twice (the schema forbids it).
     const gapList: string[] = [];
+    let gaps = 0;
     for (const [month, numbers] of perMonth) {
-      numbers.sort((a, b) => a - b);
-      numbers.forEach((n, index) => {
-        if (n !== index + 1) gapList.push(`${month}${n} at rank ${index + 1}`);
-      });
+      const distinct = new Set(numbers);
+      const highest = Math.max(...numbers);
+      const missing = highest - distinct.size;
+      const repeated = numbers.length - distinct.size;
+      gaps += missing + repeated;
+      if (missing + repeated > 0) {
+        const firstMissing = Array.from({ length: highest }, (_, index) => index + 1).find((n) => !distinct.has(n));
+        gapList.push(`${month}: ${missing} missing below ${highest} (first ${firstMissing}), ${repeated} repeated`);
+      }
     }
-    const gaps = note('customer numbers out of sequence', gapList.slice(0, 1_000));
+    if (gapList.length > 0) details.push(`customer numbers out of sequence: ${gapList.join('; ')}`);
 
     const stuckRows = (
       await db.query<{ unpublished: string; unprojected: string; reasonless: string }>(`
