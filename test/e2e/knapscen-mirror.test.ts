@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RowDataPacket } from 'mysql2/promise';
-import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNAPSCEN_MIRROR_PROJECTION, knapscenViolations, openKnapscenMirror, type KnapscenMirror } from '../../src/corporate-customers/knapscen-mirror.js';
@@ -18,8 +17,9 @@ import { freePort } from '../support/global-setup.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { testLogger } from '../support/run-logs.js';
 
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 let maria: MariaDbServer;
 
 beforeAll(async () => {

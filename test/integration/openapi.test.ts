@@ -4,7 +4,6 @@
  * description lists for that route.
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v4 as uuidv4 } from 'uuid';
 import { buildApp } from '../../src/app.js';
@@ -17,6 +16,7 @@ import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
 import { userActivated, userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { activateCustomersOn, registerCustomersOn } from '../support/service.js';
+import { testLogger } from '../support/run-logs.js';
 
 interface Operation {
   requestBody?: { content: Record<string, { schema: { oneOf?: { title?: string }[] } }> };
@@ -34,7 +34,7 @@ let document: Document;
 beforeAll(async () => {
   db = await createTestDatabase();
   app = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger: testLogger(),
     bodyLimitBytes: 64 * 1024,
     registerCustomers: registerCustomersOn(db.pool),
     activateCustomers: activateCustomersOn(db.pool),
