@@ -54,7 +54,7 @@ export function runLogDestination(): pino.DestinationStream {
  * The service's logger (redaction as in production) at debug level, writing to the run's log directory and, when
  * given, to `alsoTo` (a test's own sink for assertions).
  */
-export function testLogger(options: { level?: 'debug' | 'info' | 'trace'; alsoTo?: { write(line: string): unknown } } = {}): Logger {
+export function testLogger(options: { level?: 'trace' | 'debug' | 'info' | 'warn'; alsoTo?: { write(line: string): unknown } } = {}): Logger {
   return createLogger({ level: options.level ?? 'debug', personalData: false }, options.alsoTo === undefined ? runLogDestination() : teeToRunLogs(options.alsoTo));
 }
 
