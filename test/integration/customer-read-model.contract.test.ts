@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   activeGeneration,
@@ -27,6 +26,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { NewEvent } from '../../src/platform/postgres/event-store.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 interface Adapter {
   readonly readModel: CustomerReadModel;
@@ -34,7 +34,7 @@ interface Adapter {
 }
 
 let db: TestDatabase;
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 
 const adapters: [string, () => Promise<Adapter>][] = [
   ['PostgreSQL', () => Promise.resolve({ readModel: createPostgresCustomerReadModel(db.pool), cleanup: () => Promise.resolve() })],
