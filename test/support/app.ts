@@ -3,7 +3,6 @@
  * kept current by a projector that every registration wakes; `app.close()` stops it.
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import type { LoadSheddingConfig } from '../../src/config.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
@@ -20,6 +19,7 @@ import { createProjector } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
 import { activateCustomersOn, registerCustomersOn } from './service.js';
+import { testLogger } from './run-logs.js';
 
 export interface TestAppOptions {
   bodyLimitBytes?: number;
@@ -39,7 +39,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     defaultMetrics: options.defaultMetrics ?? false,
     database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
   });
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? testLogger();
   const readModel = createPostgresCustomerReadModel(db.pool);
   const wake = createWakeSignal();
   const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake, logger, metrics, pollIntervalMs: 100 });
