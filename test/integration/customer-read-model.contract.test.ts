@@ -60,6 +60,9 @@ if (mongoUrl !== '') {
   ]);
 }
 
+// The CI log says which stores the contract ran against (CI=true makes a missing FerretDB an error in global-setup).
+console.log(`read-model contract suite runs on: ${adapters.map(([name]) => name).join(', ')}`);
+
 beforeAll(async () => {
   db = await createTestDatabase({ poolSize: 20 });
 });
