@@ -7,7 +7,7 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect as connectNats } from '@nats-io/transport-node';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { v4 as uuidv4 } from 'uuid';
 import { userActivated, userRegistered } from '../test/support/events.js';
 import { uniqueEvent } from '../test/support/corporate.js';
@@ -61,8 +61,6 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
 
   const kafka = new Kafka({ clientId: 'chaos-driver', brokers: [...options.bootstrapServers], logLevel: logLevel.NOTHING, requestTimeout: 5_000, retry: { retries: 3 } });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   const nc = await connectNats({ servers: options.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   const js = jetstream(nc, { timeout: 5_000 });
 
@@ -145,7 +143,12 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
     }
   };
 
-  const kafkaWorker = async (worker: Producer) => {
+  // Not idempotent: a redelivered input is what the service must handle anyway, and kafkajs' idempotent producer can
+  // stay wedged on sequence errors after a broker restart. A producer that keeps failing is replaced.
+  let producer = kafka.producer();
+  await producer.connect();
+  const kafkaWorker = async () => {
+    let failures = 0;
     while (!stopping) {
       const batch = queues.kafka.splice(0, 500);
       if (batch.length === 0) {
@@ -156,7 +159,8 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
       for (;;) {
         for (const entry of batch) entry.attempts += 1;
         try {
-          await worker.send({ topic: INPUT_TOPIC, acks: -1, messages: batch.map((entry) => ({ key: entry.key, value: entry.body })) });
+          await producer.send({ topic: INPUT_TOPIC, acks: -1, messages: batch.map((entry) => ({ key: entry.key, value: entry.body })) });
+          failures = 0;
           for (const entry of batch) {
             entry.outcome = 'accepted';
             if (entry.flow === 'individual' && entry.variant !== 'poison') acceptedKafkaUsers.push(entry.key);
@@ -164,6 +168,12 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
           break;
         } catch {
           if (stopping) return;
+          failures += 1;
+          if (failures % 5 === 0) {
+            await producer.disconnect().catch(() => undefined);
+            producer = kafka.producer();
+            await producer.connect().catch(() => undefined);
+          }
           await sleep(250);
         }
       }
@@ -201,7 +211,7 @@ export async function startDriver(options: DriverOptions): Promise<Driver> {
     last = accepted;
   }, 5_000);
 
-  const done = Promise.all([generate(), kafkaWorker(producer), natsWorker(js), ...Array.from({ length: 8 }, httpWorker)]).then(() => clearInterval(progress));
+  const done = Promise.all([generate(), kafkaWorker(), natsWorker(js), ...Array.from({ length: 8 }, httpWorker)]).then(() => clearInterval(progress));
   return {
     done,
     ledger,
