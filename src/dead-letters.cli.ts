@@ -19,7 +19,7 @@ import { createProgress, type Progress } from './platform/progress.js';
 import type { Metrics } from './platform/metrics.js';
 import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
-import { openDatabase } from './service.js';
+import { openDatabase } from './platform/postgres/open-database.js';
 import { InvalidInputError } from './platform/validation.js';
 import { maskEmails, maskPayloadText } from './platform/personal-data.js';
 

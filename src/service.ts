@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
 import { authenticatorFor, decideAuth } from './platform/auth/authenticator.js';
-import type { Config, DatabaseConfig, DatabaseTls } from './config.js';
+import type { Config } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
@@ -14,11 +14,10 @@ import { createActivateCustomers } from './individual-customers/activate-custome
 import { dependencyStates, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
 import { startInBackground, type BackgroundStart } from './platform/background-start.js';
 import type { Logger } from './platform/logger.js';
-import { createPool, isReachable, type Pool, type PoolTimeouts } from './platform/postgres/database.js';
-import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
+import { isReachable } from './platform/postgres/database.js';
+import { openDatabase, type Database } from './platform/postgres/open-database.js';
 import { createMetrics } from './platform/metrics.js';
 import { parkedCounts } from './platform/postgres/dead-letters.js';
-import { migrate } from './platform/postgres/migrate.js';
 import { startKafkaFlow, type KafkaFlow } from './individual-customers/kafka-flow.js';
 import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
@@ -31,50 +30,9 @@ import { knapscenViolations, openKnapscenMirror } from './corporate-customers/kn
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 import { consoleRoutes } from './operations/console.routes.js';
 import { replayHandlers } from './dead-letters.cli.js';
+import { outboxDestinations } from './flows.js';
 
-export interface Database {
-  readonly pool: Pool;
-  readonly embedded: boolean;
-  close(): Promise<void>;
-}
-
-/** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
-export async function openDatabase(config: DatabaseConfig, logger: Logger, timeouts?: PoolTimeouts): Promise<Database> {
-  let connectionString: string;
-  let tls: DatabaseTls | undefined;
-  let stopEmbedded: (() => Promise<void>) | undefined;
-  if (config.kind === 'embedded') {
-    logger.info({ dataDir: config.dataDir, port: config.port }, 'no database configured: starting embedded PostgreSQL');
-    const embedded = await startEmbeddedPostgres({
-      dataDir: config.dataDir,
-      port: config.port,
-      onLog: (message) => logger.debug({ postgres: message.trim() }, 'embedded postgres'),
-      onStale: (message) => logger.warn(message),
-    });
-    connectionString = embedded.connectionString;
-    stopEmbedded = () => embedded.stop();
-  } else {
-    connectionString = config.connectionString;
-    tls = config.tls;
-  }
-  const pool = createPool(connectionString, config.poolSize, tls, timeouts);
-  try {
-    const report = await migrate(pool);
-    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
-  } catch (error) {
-    await pool.end();
-    await stopEmbedded?.();
-    throw error;
-  }
-  return {
-    pool,
-    embedded: stopEmbedded !== undefined,
-    close: async () => {
-      await pool.end();
-      await stopEmbedded?.();
-    },
-  };
-}
+export { openDatabase, type Database } from './platform/postgres/open-database.js';
 
 export interface RunningService {
   readonly url: string;
@@ -116,7 +74,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
   const components: Record<string, ComponentProbe> = {};
   const metrics = createMetrics({
-    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
+    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool), outboxDestinations },
     dependencies: () => dependencyStates({ checks: healthChecks, components }),
     build: { version: SERVICE_VERSION, revision: config.buildRevision },
   });

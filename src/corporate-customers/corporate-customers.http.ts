@@ -61,6 +61,11 @@ export function customerRegisteredIntake(register: RegisterCorporateCustomer): I
   return {
     documentation: {
       cloudEventData: { [CUSTOMER_REGISTERED_TYPE]: jsonSchemaOf(companyDataSchema, 'input') },
+      invalidInput: {
+        UNKNOWN_TIER: 'a subscription_tier other than basic, groovy, far-out',
+        UNKNOWN_ROLE: 'a user role that is not known',
+        DUPLICATE_EMAIL: 'two users of one registration share an e-mail',
+      },
       conflicts: {
         EMAIL_TAKEN: 'a user e-mail already belongs to another company',
         INVALID_VALUE: 'the event id was already processed for another company',

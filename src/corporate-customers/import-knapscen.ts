@@ -15,7 +15,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../platform/logger.js';
 import { withTransaction, type Pool, type Queryable } from '../platform/postgres/database.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../platform/postgres/open-database.js';
 import { lockRegistration } from './register-corporate-customer.js';
 import { emailKey, NAME_MAX_LENGTH, parseCompanyId, SUBSCRIPTION_TIERS, USER_ROLES } from './domain/company.js';
 

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../platform/logger.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { connectNats } from '../platform/nats/connection.js';
 import { InvalidInputError, PLAUSIBLE_YEARS, isPlausibleYear, type FieldViolation, type Parsed } from '../platform/validation.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../platform/postgres/open-database.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
 import { companyIdFor, type CompanyFacts } from './domain/company.js';

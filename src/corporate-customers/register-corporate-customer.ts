@@ -28,6 +28,7 @@ import {
   type CustomerSaved,
   type UserSaved,
 } from './domain/events.js';
+import { CUSTOMER_SAVED, USER_SAVED } from './outbox.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'corporate-customers';
@@ -178,7 +179,7 @@ async function registerWithin(
     headers,
     payload: JSON.stringify(event),
   });
-  await enqueue(client, [outbox('customer-saved', saved), ...usersSaved.map((event) => outbox('user-saved', event))]);
+  await enqueue(client, [outbox(CUSTOMER_SAVED.destination, saved), ...usersSaved.map((event) => outbox(USER_SAVED.destination, event))]);
   return { outcome: 'created', company, customerSaved: saved, userSaved: usersSaved };
 }
 

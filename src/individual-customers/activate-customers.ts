@@ -29,6 +29,7 @@ import type { Customer } from './domain/customer.js';
 import type { CustomerActivated } from './domain/events.js';
 import { INBOX_CONSUMER, lockUsersStatement } from './register-customers.js';
 import type { UserActivated } from './user-activated.schema.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 export interface ActivateCustomerCommand {
   readonly event: UserActivated;
@@ -215,7 +216,7 @@ async function activateWithin(
           const stored = traceOf(index);
           return {
             eventId: event.eventId,
-            destination: 'customer-events',
+            destination: CUSTOMER_EVENTS.destination,
             aggregateId: event.aggregateId,
             key: event.aggregateId,
             // The headers of CustomerRegistered (SPEC §4 "Kafka").

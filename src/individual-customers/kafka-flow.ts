@@ -15,6 +15,7 @@ import type { ActivateCustomers } from './activate-customers.js';
 import type { RegisterCustomers } from './register-customers.js';
 import { startAvroSchemas } from './avro-schemas.js';
 import { createUserEventsConsumer } from './user-events.consumer.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 export interface KafkaFlowDeps {
   readonly config: KafkaConfig;
@@ -79,7 +80,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
   });
   const relay = createOutboxRelay({
     pool: deps.pool,
-    destination: 'customer-events',
+    ...CUSTOMER_EVENTS,
     publish: async (messages) =>
       publisher.publish(
         avroOut === undefined
@@ -96,7 +97,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     logger: deps.logger,
     ...(deps.relayMaxBackoffMs === undefined ? {} : { maxBackoffMs: deps.relayMaxBackoffMs }),
     onPublished: (messages) => {
-      deps.metrics.outboxPublished.inc({ destination: 'customer-events' }, messages.length);
+      deps.metrics.outboxPublished.inc({ destination: CUSTOMER_EVENTS.destination }, messages.length);
       deps.onPublished?.();
     },
   });

@@ -14,6 +14,7 @@ import { createProgress, type Progress } from '../platform/progress.js';
 import { eventsEndpoint } from '../platform/http/service-url.js';
 import { InvalidInputError } from '../platform/validation.js';
 import { createUserRegisteredGenerator } from './user-registered.generator.js';
+import { authorization } from '../platform/http/publish-authorization.js';
 
 interface PublishOptions {
   count: string;
@@ -121,11 +122,6 @@ async function toKafka(
     await producer.disconnect();
   }
   return { sent: events.length, topic };
-}
-
-/** The service may require a credential (docs/security.md): PUBLISH_HTTP_TOKEN, an API key or a token. */
-export function authorization(config: Pick<Config, 'publish'>): Record<string, string> {
-  return config.publish.httpToken === undefined ? {} : { authorization: `Bearer ${config.publish.httpToken}` };
 }
 
 async function toHttp(

@@ -22,34 +22,19 @@ import { enqueueStatement } from '../platform/postgres/outbox.js';
 import { runTogether } from '../platform/postgres/statements.js';
 import { InvalidInputError } from '../platform/validation.js';
 import { findRegistrationState, insertCustomersStatements } from './customer-store.js';
-import type { Customer } from './domain/customer.js';
 import { newCustomer } from './domain/customer.js';
 import { formatCustomerNumber, yearMonthOf, type YearMonth } from './domain/customer-number.js';
-import { customerRegistered, type CustomerRegistered } from './domain/events.js';
+import { customerRegistered } from './domain/events.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 import type { UserRegistered } from './user-registered.schema.js';
 import { startRegistrationSpans, type RegistrationSpans } from './registration-tracing.js';
+import type { RegisterCustomer, RegistrationResult } from './registration.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'individual-customers';
 
-export interface RegisterCustomer {
-  readonly event: UserRegistered;
-  /** W3C trace context of the incoming message, stored in the event metadata and forwarded on publication. */
-  readonly trace?: { readonly traceparent?: string; readonly tracestate?: string };
-  /** Where the input came from (transport, topic, partition, offset…), kept in the event metadata. */
-  readonly source?: Readonly<Record<string, unknown>>;
-}
-
-export type RegistrationResult =
-  | { readonly outcome: 'created'; readonly customer: Customer; readonly event: CustomerRegistered }
-  | {
-      readonly outcome: 'duplicate';
-      readonly reason: 'redelivered' | 'user-already-registered';
-      readonly customer: Customer;
-    }
-  | { readonly outcome: 'rejected'; readonly error: InvalidInputError }
-  | { readonly outcome: 'failed'; readonly error: unknown; readonly transient: boolean };
+export type { RegisterCustomer, RegistrationResult } from './registration.js';
 
 export interface RegisterCustomersDeps {
   readonly pool: Pool;
@@ -228,7 +213,7 @@ async function registerWithin(
       enqueueStatement(
         created.map(({ command, domainEvent }) => ({
           eventId: domainEvent.eventId,
-          destination: 'customer-events',
+          destination: CUSTOMER_EVENTS.destination,
           aggregateId: domainEvent.aggregateId,
           key: domainEvent.aggregateId,
           headers: {
