@@ -135,6 +135,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
         });
   const registerCorporateCustomer = createRegisterCorporateCustomer({
     metrics,
+    logger,
     publishEmails: config.corporate.publishEmails,
     pool: database.pool,
     clock: () => new Date(),

@@ -82,7 +82,7 @@ export function customerRegisteredIntake(register: RegisterCorporateCustomer): I
             return { outcome: result.outcome, body: { customerId: result.company.customerId } };
           case 'rejected':
             // A registration the knapscen mirror cannot hold is invalid here (400); the others conflict with data (409).
-            throw new HttpProblem({ ...invalidInput(result.error), status: result.error.code === 'NOT_MIRRORABLE' ? 400 : 409 });
+            throw new HttpProblem({ ...invalidInput(result.error), status: result.error.code === 'NOT_MIRRORABLE' ? 400 : 409 }, { outcomeLogged: true });
           default:
             return assertNever(result);
         }

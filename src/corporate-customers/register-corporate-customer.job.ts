@@ -160,6 +160,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
       // The running service mirrors into knapscen's MySQL; a registration it could not hold is refused here too.
       ...(config.knapscenMirror === undefined ? {} : { extraChecks: (company: CompanyFacts) => knapscenViolations(company, 'COMPANY_DATA') }),
       publishEmails: config.corporate.publishEmails,
+      logger,
     });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });
     if (result.outcome === 'rejected') return rejected(result.error);

@@ -12,7 +12,7 @@
 import { createCoalescer } from '../platform/coalesce.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { logOutcome } from '../platform/outcome-log.js';
+import { logHandled, transportOf } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
@@ -270,21 +270,22 @@ function record(
 }
 
 function logResult(logger: Logger, command: RegisterCustomer, result: RegistrationResult): void {
-  const fields = {
+  const ids = {
     eventId: command.event.eventId,
     correlationId: command.event.correlationId ?? command.event.eventId,
     eventType: command.event.eventType,
-    transport: typeof command.source?.transport === 'string' ? command.source.transport : undefined,
+    transport: transportOf(command.source),
   };
+  const messages = { processed: 'customer registered', duplicate: 'duplicate registration: nothing written', rejected: 'registration rejected' };
   switch (result.outcome) {
     case 'created':
-      logOutcome(logger, 'processed', { ...fields, customerId: result.customer.customerId }, 'customer registered');
+      logHandled(logger, ids, { outcome: 'processed', customerId: result.customer.customerId }, messages);
       return;
     case 'duplicate':
-      logOutcome(logger, 'duplicate', { ...fields, customerId: result.customer.customerId, reason: result.reason }, 'duplicate registration: nothing written');
+      logHandled(logger, ids, { outcome: 'duplicate', customerId: result.customer.customerId, reason: result.reason }, messages);
       return;
     case 'rejected':
-      logOutcome(logger, 'rejected', { ...fields, reason: result.error.code }, 'registration rejected');
+      logHandled(logger, ids, { outcome: 'rejected', reason: result.error.code }, messages);
       return;
     case 'failed':
       logFailureWith(logger, command, result.error);

@@ -173,7 +173,7 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
  * carries (never its personal data). 409 comes from the use case, which logs it itself.
  */
 function logRejected(request: FastifyRequest, error: unknown): void {
-  if (!(error instanceof HttpProblem) || (error.problem.status !== 400 && error.problem.status !== 415)) return;
+  if (!(error instanceof HttpProblem) || error.outcomeLogged || (error.problem.status !== 400 && error.problem.status !== 415)) return;
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
   const id = (value: unknown) => (typeof value === 'string' && value.length <= 100 ? value : undefined);
   logOutcome(request.log, 'rejected', {
