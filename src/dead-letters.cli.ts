@@ -12,7 +12,7 @@ import { corporateReplayHandler } from './corporate-customers/customer-registere
 import { createUserEventsHandler } from './individual-customers/user-events.consumer.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import { v7 as uuidv7 } from 'uuid';
-import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
+import { outboxReplayHandler, replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
 import { createSchemaRegistry } from './platform/avro/schema-registry.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createProgress, type Progress } from './platform/progress.js';
@@ -43,6 +43,7 @@ export function replayHandlers(config: Config, pool: Pool, logger: Logger, metri
       ...(config.kafka.schemaRegistry === undefined ? {} : { schemaRegistry: createSchemaRegistry(config.kafka.schemaRegistry) }),
     }).replay,
     nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
+    outbox: outboxReplayHandler(pool),
   };
 }
 

@@ -96,6 +96,8 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     wake: deps.relayWake,
     logger: deps.logger,
     ...(deps.relayMaxBackoffMs === undefined ? {} : { maxBackoffMs: deps.relayMaxBackoffMs }),
+    // A message the broker refuses is retried along the same schedule as input, then parked (issue 13).
+    refusalRetryBackoffMs: deps.config.retryBackoffMs,
     onPublished: (messages) => {
       deps.metrics.outboxPublished.inc({ destination: CUSTOMER_EVENTS.destination }, messages.length);
       deps.onPublished?.();

@@ -23,6 +23,20 @@ export interface ReplayReport {
   readonly detail: string;
 }
 
+/**
+ * Replay of an outbox message the broker refused (transport `outbox`, offset = outbox id): the row is unparked, and
+ * its destination's relay publishes it again, in outbox-id order ahead of newer rows. Resolves once unparked, not
+ * once published: if the broker still refuses it, the relay parks it again as a new letter.
+ */
+export function outboxReplayHandler(pool: Pool): ReplayHandler {
+  return async (letter) => {
+    const { rowCount } = await pool.query('UPDATE outbox SET parked_at = NULL, attempts = 0 WHERE id = $1 AND parked_at IS NOT NULL', [letter.offset]);
+    return rowCount === 1
+      ? { outcome: 'replayed', resolution: `outbox row ${String(letter.offset)} unparked; the ${letter.source} relay publishes it again` }
+      : { outcome: 'rejected', reasonCode: 'NOT_PARKED', message: `outbox row ${String(letter.offset)} is not parked (published or removed)` };
+  };
+}
+
 /** Replays the letters with `ids`, or every parked letter matching `filter`; one report per letter, in order. */
 export async function replayDeadLetters(
   pool: Pool,

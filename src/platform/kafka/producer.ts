@@ -9,8 +9,15 @@
  * without the IdempotentWrite ACL, librdkafka's mock).
  *
  * Topics are never created from here (`allowAutoTopicCreation: false`, even where the broker would): a topic created
- * on first use gets the broker's default partitions and replication, not what the operators planned. A missing topic
- * fails the send; the rows stay in the outbox until it exists.
+ * on first use gets the broker's default partitions and replication, not what the operators planned. A topic missing
+ * since start fails the send as an outage: the rows stay in the outbox until it exists (deployments create topics
+ * after or alongside the service).
+ *
+ * Refusals: when the broker answers that it will not take a message (too large, not authorised, invalid record,
+ * policy) or the topic, once seen, is gone from the cluster's metadata, the send fails with `PublishRefusedError`;
+ * the relay retries it along its schedule and then parks that message. Everything else (connection refused, timeouts,
+ * leader elections, "this server does not host this topic-partition" during a leader change) is an outage and is
+ * retried for as long as it lasts.
  *
  * Ordering: the relay hands over messages in outbox order and awaits each send, so messages of one key (one
  * aggregate) reach their partition in order.
@@ -23,12 +30,23 @@
 import { SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { Partitioners, type Admin, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import type { Logger } from '../logger.js';
-import type { PendingMessage } from '../postgres/outbox-relay.js';
+import { PublishRefusedError, type PendingMessage } from '../postgres/outbox-relay.js';
 import type { KafkaClient } from './client.js';
 
 const tracer = trace.getTracer('customer-service');
 const METADATA_MAX_AGE_MS = 60_000;
 const PARTITION_ROUNDS = 3;
+/** Kafka error types that refuse the message itself: retrying the same message cannot succeed. */
+const REFUSALS: ReadonlySet<string> = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'POLICY_VIOLATION',
+]);
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 export interface KafkaPublisherOptions {
@@ -54,7 +72,31 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
   let connecting: Promise<Producer> | undefined;
   let admin: Admin | undefined;
   let metadata: { partitions: PartitionMetadata[]; at: number } | undefined;
+  // Whether the topic has existed since this publisher started: only then is "unknown topic" a refusal.
+  let topicSeen = false;
   const partitionOf = Partitioners.DefaultPartitioner();
+
+  /** The broker's refusal in `error` (or its causes) as a `PublishRefusedError`, or undefined for an outage. */
+  const refusalIn = async (error: unknown): Promise<PublishRefusedError | undefined> => {
+    const types: string[] = [];
+    for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth += 1) {
+      const type = (cause as { type?: unknown }).type;
+      if (typeof type === 'string') types.push(type);
+    }
+    const type = types.find((candidate) => REFUSALS.has(candidate));
+    if (type !== undefined) return new PublishRefusedError(type, `Kafka refused the message for ${options.topic}: ${type} (${errorMessage(error)})`, { cause: error });
+    const unknownTopic = types.includes('UNKNOWN_TOPIC_OR_PARTITION') || (error instanceof Error && error.message.includes('has no partitions'));
+    if (!unknownTopic || !topicSeen) return undefined;
+    // A node that has not learnt of a topic yet (leader change, new broker) answers the same: ask the cluster.
+    const exists = await topicExists().catch(() => true);
+    return exists ? undefined : new PublishRefusedError('UNKNOWN_TOPIC', `Kafka topic ${options.topic} no longer exists (it did when the relay started)`, { cause: error });
+  };
+
+  const topicExists = async (): Promise<boolean> => {
+    admin ??= options.kafka.admin();
+    await admin.connect();
+    return (await admin.listTopics()).includes(options.topic);
+  };
 
   /** The topic's partitions, cached for a minute and dropped after a failure. A missing topic fails the send. */
   const partitions = async (): Promise<PartitionMetadata[]> => {
@@ -65,6 +107,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     const found = topics[0]?.partitions ?? [];
     if (found.length === 0) throw new Error(`Kafka topic ${options.topic} has no partitions`);
     metadata = { partitions: found, at: Date.now() };
+    topicSeen = true;
     return found;
   };
 
@@ -145,7 +188,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
             span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
             // A fresh producer after a failure: kafkajs can keep stale broker connections around after an outage.
             await reset();
-            throw error;
+            throw (await refusalIn(error)) ?? error;
           } finally {
             span.end();
           }
@@ -159,4 +202,8 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       admin = undefined;
     },
   };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

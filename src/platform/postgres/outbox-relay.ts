@@ -7,7 +7,17 @@
  * right after a local commit and polls for commits made by other instances.
  *
  * A broker outage stops the relay at the first message it could not publish (order is kept), counts the attempt,
- * and retries with exponential backoff; the backlog stays in the table and drains when the broker is back.
+ * and retries with exponential backoff for as long as it lasts; the backlog stays in the table and drains in order when
+ * the broker is back. Nothing is ever parked because of an outage.
+ *
+ * A broker that answers and refuses a message (`PublishRefusedError`: too large, topic deleted, not authorised) is
+ * different: retrying cannot help until an operator acts, and waiting forever would block every later message of the
+ * destination. The relay then sends one message at a time through the refused batch, so the refusal is pinned on
+ * the message that causes it; that message is retried along `refusalRetryBackoffMs` and then parked: the row is
+ * marked `parked_at` (the relay skips it) and a dead letter (transport `outbox`, offset = outbox id) shows it in
+ * `dead-letters list` and the `dead_letters_parked` gauge. `dead-letters replay` unparks the row and the relay
+ * publishes it again. A refused batch may have been written in part (Kafka accepts or refuses per partition); those
+ * messages go out again during the isolation: at least once, with the same `eventId`, as after any failed send.
  */
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type pg from 'pg';
@@ -15,8 +25,26 @@ import { sleepWhile } from '../sleep.js';
 import type { Logger } from '../logger.js';
 import { contextFromHeaders, markFailed, tracer, withTraceHeaders } from '../telemetry/index.js';
 import type { WakeSignal } from '../wake-signal.js';
-import type { Pool } from './database.js';
+import type { Pool, Queryable } from './database.js';
+import { park } from './dead-letters.js';
 import type { OutboxDestination } from './outbox.js';
+
+/**
+ * Thrown by a transport's `publish` when the broker answered and refused the message itself (too large, unknown or
+ * deleted topic, not authorised): a retry cannot succeed until someone changes the message, the topic or the ACLs.
+ * Connection errors, timeouts and leader elections are not refusals: they are an outage, retried as long as it lasts.
+ */
+export class PublishRefusedError extends Error {
+  constructor(
+    /** The dead letter's reason code, e.g. `MESSAGE_TOO_LARGE`. */
+    readonly reasonCode: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'PublishRefusedError';
+  }
+}
 
 export interface PendingMessage {
   readonly id: string;
@@ -41,6 +69,10 @@ export interface OutboxRelayOptions {
   /** Called after each published batch (metrics). */
   readonly onPublished?: (messages: readonly PendingMessage[]) => void;
   readonly onError?: (error: unknown) => void;
+  /** Waits before each retry of a message the broker refused; after the last one it is parked. */
+  readonly refusalRetryBackoffMs?: readonly number[];
+  /** Called when a refused message was parked (logs, metrics). */
+  readonly onParked?: (message: PendingMessage, error: PublishRefusedError) => void;
   /** Name of the span per published message, as the flow declares it (SPEC §6); `publish <destination>` otherwise. */
   readonly spanName?: string;
   /** Spans of events that share the destination with others, by their `eventType` header (the flow's declaration). */
@@ -65,10 +97,92 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const lockKey = LOCK_BASE + hashDestination(options.destination);
   const spanName = options.spanName ?? `publish ${options.destination}`;
   const spanNamesByEventType = options.spanNamesByEventType ?? {};
+  const refusalSchedule = options.refusalRetryBackoffMs ?? [1000, 2000, 4000, 8000, 16000];
   let running = false;
   let loop: Promise<void> | undefined;
+  // After a refused batch: one message at a time through this outbox id, to find the message the broker refuses.
+  let isolateThrough: bigint | undefined;
+  // The message refused last, and how often in a row (an outage in between does not reset it, a success does).
+  let refused: { id: string; attempts: number; firstFailedAt: Date } | undefined;
 
-  async function publishBatch(client: pg.PoolClient | Pool): Promise<number> {
+  /** Marks the row parked and records it as a dead letter, in one transaction. */
+  async function parkRow(client: pg.PoolClient | Pool, message: PendingMessage, error: PublishRefusedError, attempts: number, firstFailedAt: Date) {
+    const inTransaction = async (tx: Queryable) => {
+      await tx.query('UPDATE outbox SET parked_at = NOW(), last_error = $2 WHERE id = $1', [message.id, error.message]);
+      await park(tx, [
+        {
+          transport: 'outbox',
+          source: options.destination,
+          offset: message.id,
+          key: message.key === null ? null : Buffer.from(message.key),
+          headers: message.headers,
+          payload: Buffer.from(message.payload),
+          messageId: message.eventId,
+          reasonCode: error.reasonCode,
+          errorMessage: error.message,
+          attempts,
+          firstFailedAt,
+        },
+      ]);
+    };
+    const tx = 'release' in client ? client : await client.connect();
+    try {
+      await tx.query('BEGIN');
+      await inTransaction(tx);
+      await tx.query('COMMIT');
+    } catch (failure) {
+      await tx.query('ROLLBACK').catch(() => undefined);
+      throw failure;
+    } finally {
+      if (tx !== client) tx.release();
+    }
+  }
+
+  /**
+   * A refusal of `messages`: isolates a refused batch, or counts the refusal of the single message and parks it once
+   * the schedule has run out. Returns how long to wait before the next attempt.
+   */
+  async function onRefused(client: pg.PoolClient | Pool, messages: readonly PendingMessage[], error: PublishRefusedError): Promise<number> {
+    const first = messages[0] as PendingMessage;
+    if (messages.length > 1) {
+      isolateThrough = BigInt((messages[messages.length - 1] as PendingMessage).id);
+      options.logger.warn({ err: error, destination: options.destination, messages: messages.length }, 'the broker refused a batch; sending it one message at a time');
+      return 0;
+    }
+    if (refused?.id !== first.id) refused = { id: first.id, attempts: 0, firstFailedAt: new Date() };
+    refused.attempts += 1;
+    if (refused.attempts <= refusalSchedule.length) {
+      const waitMs = refusalSchedule[refused.attempts - 1] as number;
+      options.logger.warn(
+        { err: error, destination: options.destination, outboxId: first.id, eventId: first.eventId, attempt: refused.attempts, retryInMs: waitMs },
+        'the broker refused a message; retrying',
+      );
+      return waitMs;
+    }
+    await parkRow(client, first, error, refused.attempts, refused.firstFailedAt);
+    options.logger.error(
+      { destination: options.destination, outboxId: first.id, eventId: first.eventId, reasonCode: error.reasonCode, attempts: refused.attempts, reason: error.message },
+      'the broker kept refusing a message: parked as a dead letter (dead-letters replay publishes it again)',
+    );
+    options.onParked?.(first, error);
+    refused = undefined;
+    return 0;
+  }
+
+  /** Publishes the next batch; `waitMs` set when the broker refused it (retry after that wait). */
+  async function publishNext(client: pg.PoolClient | Pool): Promise<{ published: number; full: boolean; waitMs?: number }> {
+    const limit = isolateThrough === undefined ? batchSize : 1;
+    try {
+      const published = await publishBatch(client, limit);
+      if (published === 0) isolateThrough = undefined;
+      return { published, full: published === limit };
+    } catch (error) {
+      if (!(error instanceof RefusedBatch)) throw error;
+      return { published: 0, full: true, waitMs: await onRefused(client, error.messages, error.refusal) };
+    }
+  }
+
+  async function publishBatch(client: pg.PoolClient | Pool, limit = batchSize): Promise<number> {
     const { rows } = await client.query<{
       id: string;
       event_id: string;
@@ -78,8 +192,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       payload: string;
     }>(
       `SELECT id, event_id, aggregate_id, message_key, headers, payload::text AS payload
-       FROM outbox WHERE destination = $1 AND published_at IS NULL ORDER BY id LIMIT $2`,
-      [options.destination, batchSize],
+       FROM outbox WHERE destination = $1 AND published_at IS NULL AND parked_at IS NULL ORDER BY id LIMIT $2`,
+      [options.destination, limit],
     );
     if (rows.length === 0) return 0;
     const messages = rows.map((row) => ({
@@ -114,13 +228,16 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await client
         .query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [first?.id, String(error)])
         .catch(() => undefined);
-      throw error;
+      throw error instanceof PublishRefusedError ? new RefusedBatch(messages, error) : error;
     } finally {
       for (const span of spans) span.end();
     }
     await client.query('UPDATE outbox SET published_at = NOW(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])', [
       messages.map((message) => message.id),
     ]);
+    const last = messages[messages.length - 1] as PendingMessage;
+    if (isolateThrough !== undefined && BigInt(last.id) >= isolateThrough) isolateThrough = undefined;
+    if (refused !== undefined && messages.some((message) => message.id === refused?.id)) refused = undefined;
     options.onPublished?.(messages);
     return messages.length;
   }
@@ -139,9 +256,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           continue;
         }
         while (running) {
-          const published = await publishBatch(leader);
+          const { full, waitMs } = await publishNext(leader);
           backoffMs = 0;
-          if (published < batchSize) await options.wake.wait(pollIntervalMs);
+          if (waitMs !== undefined) await sleepWhile(waitMs, () => running);
+          else if (!full) await options.wake.wait(pollIntervalMs);
         }
         await leader.query('SELECT pg_advisory_unlock($1)', [lockKey]);
       } catch (error) {
@@ -170,14 +288,27 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await loop;
     },
     async drain() {
+      // Once, for a Job or a shutdown: a failure (refusal included) is the caller's; nothing is parked from here.
       let total = 0;
       for (;;) {
-        const published = await publishBatch(options.pool);
+        const published = await publishBatch(options.pool).catch((error: unknown) => {
+          throw error instanceof RefusedBatch ? error.refusal : error;
+        });
         total += published;
         if (published < batchSize) return total;
       }
     },
   };
+}
+
+/** A batch the broker refused (internal: carries the messages to `onRefused`). */
+class RefusedBatch extends Error {
+  constructor(
+    readonly messages: readonly PendingMessage[],
+    readonly refusal: PublishRefusedError,
+  ) {
+    super(refusal.message, { cause: refusal });
+  }
 }
 
 function eventSpanName(byEventType: Readonly<Record<string, string>>, eventType: string | undefined): string | undefined {

@@ -49,10 +49,10 @@ export function enqueueStatement(messages: readonly OutboxMessage[]): Statement 
   };
 }
 
-/** Unpublished messages per destination: the backlog a relay still has to drain. */
+/** Unpublished messages per destination: the backlog a relay still has to drain (parked ones are dead letters). */
 export async function pendingCounts(client: Queryable): Promise<Record<string, number>> {
   const { rows } = await client.query<{ destination: string; pending: string }>(
-    'SELECT destination, count(*) AS pending FROM outbox WHERE published_at IS NULL GROUP BY destination',
+    'SELECT destination, count(*) AS pending FROM outbox WHERE published_at IS NULL AND parked_at IS NULL GROUP BY destination',
   );
   return Object.fromEntries(rows.map((row) => [row.destination, Number(row.pending)]));
 }
