@@ -29,8 +29,7 @@ import { startCorporateNats, type CorporateNats } from './corporate-customers/co
 import { knapscenViolations, openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 import { consoleRoutes } from './operations/console.routes.js';
-import { replayHandlers } from './dead-letters.cli.js';
-import { outboxDestinations } from './flows.js';
+import { outboxDestinations, replayHandlersOf } from './flows.js';
 
 export { openDatabase, type Database } from './platform/postgres/open-database.js';
 
@@ -169,7 +168,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       (api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id)),
       // The operator console; replays go through the same handlers as `dead-letters replay`.
       (api) =>
-        consoleRoutes(api, { pool: database.pool, metrics, findCustomer: (key) => readModel.find(key), replay: replayHandlers(config, database.pool, logger, metrics) }),
+        consoleRoutes(api, { pool: database.pool, metrics, findCustomer: (key) => readModel.find(key), replay: replayHandlersOf({ config, pool: database.pool, logger, metrics }) }),
     ],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,

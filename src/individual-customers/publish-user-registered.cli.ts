@@ -32,10 +32,8 @@ interface OutgoingEvent {
 }
 
 /** Adds `user-registered` under the `publish` command (created here when no other flow created it yet). */
-export function publishUserRegisteredCommand(program: Command): void {
-  const publish =
-    program.commands.find((command) => command.name() === 'publish') ??
-    program.command('publish').description('send sample or given events to Kafka, NATS or HTTP (demos, load, support)');
+/** `publish user-registered`, added to the CLI's `publish` (it inherits its settings: usage errors exit 2). */
+export function publishUserRegisteredCommand(publish: Command): void {
   publish
     .command('user-registered')
     .description('send UserRegistered events: --count generated ones, or the ones in --file')

@@ -7,6 +7,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { replayHandlersOf } from '../../src/flows.js';
+import { replayDeadLetters, replayRoutes } from '../../src/platform/dead-letter-replay.js';
+import { park } from '../../src/platform/postgres/dead-letters.js';
 import { customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createRegisterCorporateCustomer } from '../../src/corporate-customers/register-corporate-customer.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -83,5 +86,31 @@ describe('outcome log lines', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('come from one replay path for both flows: dead-letters replay picks each letter\'s flow by transport and writes its outcome line', async () => {
+    const log = capturedLogger();
+    const individual = userRegistered();
+    const corporate = uniqueEvent();
+    const [kafkaLetter, natsLetter] = await park(db.pool, [
+      { transport: 'kafka', source: 'identity.user.events', partition: 0, offset: '41', headers: {}, payload: Buffer.from(JSON.stringify(individual)), reasonCode: 'RETRIES_EXHAUSTED', errorMessage: 'test' },
+      { transport: 'nats', source: 'customer-registered', offset: '7', headers: {}, payload: Buffer.from(JSON.stringify(corporate)), reasonCode: 'RETRIES_EXHAUSTED', errorMessage: 'test' },
+    ]);
+    const routes = replayHandlersOf({ config: loadConfig({}), pool: db.pool, logger: log.logger });
+    const reports = await replayDeadLetters(db.pool, routes, { ids: [kafkaLetter ?? '', natsLetter ?? ''] });
+    expect(reports.map((report) => report.outcome)).toEqual(['replayed', 'replayed']);
+    const lines = log.outcomes();
+    expect(lines.map((record) => [record.outcome, record.level, record.transport, record.eventId])).toEqual([
+      ['processed', 'info', 'kafka', individual.eventId],
+      ['processed', 'info', 'nats', corporate.id],
+    ]);
+    const keys = (record: Record<string, unknown> | undefined) => Object.keys(record ?? {}).filter((key) => key !== 'msg').sort();
+    expect(keys(lines[1])).toEqual(keys(lines[0]));
+  });
+
+  it('refuses two flows claiming the same parked letters', () => {
+    const handler = () => Promise.resolve({ outcome: 'replayed' as const, resolution: '' });
+    expect(() => replayRoutes([{ transport: 'kafka', handler }, { transport: 'kafka', handler }])).toThrow(/two replay handlers for transport "kafka"/);
+    expect(() => replayRoutes([{ transport: 'kafka', source: 'a', handler }, { transport: 'kafka', source: 'b', handler }])).not.toThrow();
   });
 });
