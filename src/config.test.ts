@@ -86,6 +86,10 @@ describe('configuration', () => {
       expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://c/x' }).tracing.otlpTracesUrl).toBe('https://c/x');
       expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing.exporter).toBe('none');
       expect(loadConfig({ OTEL_TRACES_EXPORTER: 'console' }).tracing.exporter).toBe('console');
+      expect(loadConfig({}).tracing).toMatchObject({ otlpProtocol: 'http/protobuf', propagators: ['tracecontext', 'baggage'] });
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_EXPORTER: 'otlp' }).tracing).toMatchObject({ otlpProtocol: 'grpc', otlpTracesUrl: 'http://localhost:4317' });
+      expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing).toMatchObject({ otlpProtocol: 'http/json', otlpTracesUrl: 'http://c:4318/v1/traces' });
+      expect(loadConfig({ OTEL_PROPAGATORS: ' b3multi, jaeger ' }).tracing.propagators).toEqual(['b3multi', 'jaeger']);
     });
 
     it('names every bad OTEL_* variable', () => {

@@ -28,7 +28,13 @@ const TRACE_SAMPLERS = [
   'parentbased_traceidratio',
 ] as const;
 
+/** `OTEL_PROPAGATORS` values the Node SDK supports. */
+const TRACE_PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'] as const;
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+const otlpProtocol = z.enum(OTLP_PROTOCOLS, { error: `expected one of ${OTLP_PROTOCOLS.join(', ')}` });
+
 /** The `key1=value1,key2=value2` lists of the OpenTelemetry environment specification (values URL-encoded). */
+
 const keyValueList = z.string().transform((text, ctx) => {
   const result: Record<string, string> = {};
   for (const item of text.split(',')) {
@@ -132,6 +138,13 @@ const environmentSchema = z.object({
   OTEL_RESOURCE_ATTRIBUTES: keyValueList.optional(),
   OTEL_TRACES_SAMPLER: z.enum(TRACE_SAMPLERS, { error: `expected one of ${TRACE_SAMPLERS.join(', ')}` }).default('parentbased_always_on'),
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.default('http/protobuf'),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_PROPAGATORS: z
+    .string()
+    .transform((text) => text.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .pipe(z.array(z.enum(TRACE_PROPAGATORS, { error: `expected a comma-separated list of ${TRACE_PROPAGATORS.join(', ')}` })))
+    .default(['tracecontext', 'baggage']),
   // Read model (projector and query store).
   // A regex, not z.url(): a replica-set URL lists several host:port pairs, which WHATWG URL parsing rejects.
   MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'expected a mongodb:// or mongodb+srv:// URL').optional(),
@@ -232,13 +245,19 @@ export interface LoadSheddingConfig {
 }
 
 export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
+export type TracePropagator = (typeof TRACE_PROPAGATORS)[number];
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 /** Tracing settings; `exporter: 'none'` means no SDK is registered and the OpenTelemetry API stays a no-op. */
 export interface TracingConfig {
   readonly exporter: 'otlp' | 'console' | 'none';
   readonly serviceName: string;
-  /** Full OTLP/HTTP traces URL (…/v1/traces). */
+  /** Full OTLP traces URL: …/v1/traces over HTTP; the collector's address for gRPC. */
   readonly otlpTracesUrl: string;
+  /** `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`: http/protobuf (default), http/json or grpc. */
+  readonly otlpProtocol: OtlpProtocol;
+  /** `OTEL_PROPAGATORS` (default tracecontext,baggage): what the instrumentations read from and write into headers. */
+  readonly propagators: readonly TracePropagator[];
   readonly otlpHeaders: Readonly<Record<string, string>>;
   readonly resourceAttributes: Readonly<Record<string, string>>;
   readonly sampler: TraceSampler;
@@ -428,12 +447,16 @@ function authConfig(e: z.infer<typeof environmentSchema>, problems: string[]): A
 function tracingConfig(e: z.infer<typeof environmentSchema>): TracingConfig {
   const endpointGiven = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined;
   const requested = e.OTEL_TRACES_EXPORTER ?? (endpointGiven ? 'otlp' : 'none');
-  // The specification's rule: the generic endpoint gets the signal path appended, the per-signal one is used as is.
-  const base = (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318').replace(/\/+$/, '');
+  const protocol = e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL;
+  // The specification's rule: over HTTP the generic endpoint gets the signal path appended, the per-signal one is used
+  // as is; gRPC (default port 4317) takes either as is.
+  const base = (e.OTEL_EXPORTER_OTLP_ENDPOINT ?? (protocol === 'grpc' ? 'http://localhost:4317' : 'http://localhost:4318')).replace(/\/+$/, '');
   return {
     exporter: e.OTEL_SDK_DISABLED ? 'none' : requested,
     serviceName: e.OTEL_SERVICE_NAME,
-    otlpTracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base}/v1/traces`,
+    otlpTracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (protocol === 'grpc' ? base : `${base}/v1/traces`),
+    otlpProtocol: protocol,
+    propagators: e.OTEL_PROPAGATORS,
     otlpHeaders: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
     resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES ?? {},
     sampler: e.OTEL_TRACES_SAMPLER,

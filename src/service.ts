@@ -42,9 +42,11 @@ export interface RunningService {
 export const SERVICE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Registers the tracing SDK when `config.tracing` asks for it (a no-op otherwise); commands call it once at start. */
-export function startTelemetry(config: Config, logger: Logger): Tracing {
-  const tracing = startTracing(config.tracing, { serviceVersion: SERVICE_VERSION });
-  if (tracing.enabled) logger.info({ exporter: config.tracing.exporter, url: config.tracing.otlpTracesUrl }, 'tracing enabled');
+export async function startTelemetry(config: Config, logger: Logger): Promise<Tracing> {
+  const tracing = await startTracing(config.tracing, { serviceVersion: SERVICE_VERSION });
+  if (tracing.enabled) {
+    logger.info({ exporter: config.tracing.exporter, protocol: config.tracing.otlpProtocol, url: config.tracing.otlpTracesUrl }, 'tracing enabled');
+  }
   return tracing;
 }
 
@@ -59,7 +61,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   } else {
     logger.warn('authentication is off (AUTH_MODE=none): the API, including customer lookups, is open to anyone who can reach this port');
   }
-  const tracing = startTelemetry(config, logger);
+  const tracing = await startTelemetry(config, logger);
   let database: Database;
   try {
     database = await openDatabase(config.database, logger, config.databaseTimeouts);
@@ -93,9 +95,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     batchSize: config.readModel.batchSize,
     pollIntervalMs: config.readModel.pollIntervalMs,
   });
-  if (config.readModel.mongodb !== undefined) {
-    // A lookup that finds nothing: answers only while MongoDB does.
-    healthChecks.read_model = () => readModel.find({ by: 'email', value: 'readiness-probe@invalid' }).then(() => true);
+  if (readModel.ping !== undefined) {
+    // The read model's own store (MongoDB) answers a ping: readiness is DOWN while it does not.
+    healthChecks.read_model = readModel.ping.bind(readModel);
   }
   const relayWake = createWakeSignal();
   const registerCustomers = createRegisterCustomers({

@@ -1,16 +1,19 @@
 /**
  * The customer read model in MongoDB (when `MONGODB_URL` is set): collection `customers` in the seed's document shape
- * (`_id` = customerId, plus `_version`), unique indexes on `userId` and `customerNumber`, indexes on `email.address`
- * and `status`, created on start.
+ * (`_id` = customerId, plus `_version`), unique indexes on `userId` and `customerNumber`, indexes on the lower-cased
+ * e-mail and `status`, created on start.
  *
- * Deliberately thin: every filter and update it sends is built by the pure functions below (unit-tested, since no
- * MongoDB server runs on the build machines); the contract suite runs against a real server when `MONGODB_URL` is set.
- * MongoDB writes cannot join the projector's PostgreSQL transaction, so they are idempotent instead: an update
- * replaces a document only when the stored `_version` is lower, inside one atomic single-document update.
+ * Written in forms both MongoDB (8) and FerretDB (1.x, the MongoDB wire-protocol server the tests run) accept: no
+ * update pipelines and no collations, which FerretDB 1.x does not implement (docs/read-model-mongodb.md lists the
+ * differences). The pure functions below build every filter and update (unit-tested); the contract suite runs them
+ * against FerretDB, or a real MongoDB when `MONGODB_URL` is set.
+ * MongoDB writes cannot join the projector's PostgreSQL transaction, so they are idempotent instead: a document is
+ * replaced only when its stored `_version` is lower (the filter says so); an upsert that finds it not lower tries to
+ * insert and fails on the `_id` key, which then means "already as new or newer" once checked.
  * A rebuild fills `customers_rebuild_<generation>` and switches with an atomic rename over `customers`.
  */
 import { ConfigError } from '../config.js';
-import { MongoClient, type MongoClientOptions, type AnyBulkWriteOperation, type Collection, type CollationOptions, type Db, type Document, type IndexDescription } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, type MongoClientOptions, type WriteError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { CustomerKey } from './customer-store.js';
 import type { CustomerReadModel, VersionedCustomer } from './customer-read-model.js';
 import type { Customer } from './domain/customer.js';
@@ -18,21 +21,30 @@ import type { CustomerId } from './domain/ids.js';
 
 export const ACTIVE_COLLECTION = 'customers';
 
-/** Case-insensitive comparison for e-mail lookups; the index and the query must use the same collation. */
-export const EMAIL_COLLATION: CollationOptions = { locale: 'en', strength: 2 };
-
+/**
+ * E-mail lookups are case-insensitive through a stored lower-cased copy (`_emailLower`, as the PostgreSQL read model's
+ * `email_lower`), not a collation: FerretDB 1.x has none.
+ */
 export const CUSTOMER_INDEXES: IndexDescription[] = [
   { key: { userId: 1 }, name: 'userId_unique', unique: true },
   { key: { customerNumber: 1 }, name: 'customerNumber_unique', unique: true },
-  { key: { 'email.address': 1, _registeredAt: 1, customerNumber: 1 }, name: 'email_address', collation: EMAIL_COLLATION },
+  { key: { _emailLower: 1, _registeredAt: 1, customerNumber: 1 }, name: 'email_lower' },
   { key: { status: 1 }, name: 'status' },
 ];
+
+/** The collation index of earlier versions, dropped on start (`projections rebuild` fills `_emailLower`). */
+export const RETIRED_INDEXES = ['email_address'];
+
+/** MongoDB's duplicate-key error code (FerretDB answers with the same). */
+const DUPLICATE_KEY = 11000;
 
 export interface CustomerMongoDocument extends Document {
   _id: string;
   _version: number;
   /** registeredAt as a date: the strings do not sort chronologically when some carry fractional seconds. */
   _registeredAt: Date;
+  /** email.address lower-cased, for case-insensitive lookups. */
+  _emailLower: string;
 }
 
 /** The checkpoint key of the projection into a MongoDB database (never the URL: it may hold credentials). */
@@ -48,39 +60,37 @@ export function collectionFor(target: { generation: number; active: boolean }): 
   return target.active ? ACTIVE_COLLECTION : buildingCollection(target.generation);
 }
 
-/** The stored form: the API document with `customerId` as `_id`, plus `_version`. */
+/** The stored form: the API document with `customerId` as `_id`, plus `_version` and the lookup fields. */
 export function toMongoDocument(customer: VersionedCustomer): CustomerMongoDocument {
   const { customerId, ...rest } = customer.document;
-  return { _id: customerId, ...rest, _version: customer.version, _registeredAt: new Date(customer.document.registeredAt) };
+  return {
+    _id: customerId,
+    ...rest,
+    _version: customer.version,
+    _registeredAt: new Date(customer.document.registeredAt),
+    _emailLower: customer.document.email.address.toLowerCase(),
+  };
 }
 
 export function fromMongoDocument(stored: CustomerMongoDocument): VersionedCustomer {
-  const { _id, _version, _registeredAt, ...rest } = stored;
+  const { _id, _version, _registeredAt, _emailLower, ...rest } = stored;
   void _registeredAt;
+  void _emailLower;
   return { document: { customerId: _id as CustomerId, ...rest } as unknown as Customer, version: _version };
 }
 
 /**
- * An upsert that only moves forward: an aggregation-pipeline update keeps the stored document (`$$ROOT`) unless its
- * `_version` is lower than the new one. `$literal` keeps field values that start with `$` from being read as paths.
- * Upserting a missing `_id` starts from `{_id}`, whose missing `_version` counts as 0.
+ * An upsert that only moves forward: replace the document with this `_id` whose `_version` is lower, or insert it.
+ * When the stored one is as new or newer the filter matches nothing and the insert fails on the `_id` key
+ * (`DUPLICATE_KEY`), which `upsert` below checks and ignores. A replacement document is data: values starting with `$`
+ * are not read as operators or paths.
  */
 export function upsertOperation(customer: VersionedCustomer): AnyBulkWriteOperation<CustomerMongoDocument> {
   const document = toMongoDocument(customer);
   return {
-    updateOne: {
-      filter: { _id: document._id },
-      update: [
-        {
-          $replaceWith: {
-            $cond: {
-              if: { $lt: [{ $ifNull: ['$_version', 0] }, document._version] },
-              then: { $literal: document },
-              else: '$$ROOT',
-            },
-          },
-        },
-      ],
+    replaceOne: {
+      filter: { _id: document._id, _version: { $lt: document._version } },
+      replacement: document,
       upsert: true,
     },
   };
@@ -89,7 +99,6 @@ export function upsertOperation(customer: VersionedCustomer): AnyBulkWriteOperat
 export interface LookupQuery {
   readonly filter: Document;
   readonly sort?: Document;
-  readonly collation?: CollationOptions;
 }
 
 export function lookupQuery(key: CustomerKey): LookupQuery {
@@ -102,7 +111,7 @@ export function lookupQuery(key: CustomerKey): LookupQuery {
       return { filter: { customerNumber: key.value } };
     case 'email':
       // Several users may share an address; the earliest registration answers.
-      return { filter: { 'email.address': key.value }, sort: { _registeredAt: 1, customerNumber: 1 }, collation: EMAIL_COLLATION };
+      return { filter: { _emailLower: key.value.toLowerCase() }, sort: { _registeredAt: 1, customerNumber: 1 } };
     default:
       return assertNever(key);
   }
@@ -137,12 +146,20 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
   return {
     projectionName: mongoProjectionName(options.database),
     async prepare() {
-      await collection(ACTIVE_COLLECTION).createIndexes(CUSTOMER_INDEXES);
+      const active = collection(ACTIVE_COLLECTION);
+      await createMissingIndexes(active);
+      for (const name of RETIRED_INDEXES) {
+        try {
+          await active.dropIndex(name);
+        } catch (error) {
+          if ((error as { codeName?: string }).codeName !== 'IndexNotFound') throw error;
+        }
+      }
     },
 
     async upsert(customers, target) {
       if (customers.length === 0) return;
-      await collection(collectionFor(target)).bulkWrite(customers.map(upsertOperation), { ordered: false });
+      await upsertForward(collection(collectionFor(target)), customers);
     },
 
     async get(customerIds, target) {
@@ -153,10 +170,7 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
 
     async find(key) {
       const query = lookupQuery(key);
-      const found = await collection(ACTIVE_COLLECTION).findOne(query.filter, {
-        ...(query.sort === undefined ? {} : { sort: query.sort }),
-        ...(query.collation === undefined ? {} : { collation: query.collation }),
-      });
+      const found = await collection(ACTIVE_COLLECTION).findOne(query.filter, query.sort === undefined ? {} : { sort: query.sort });
       return found === null ? undefined : fromMongoDocument(found).document;
     },
 
@@ -169,22 +183,99 @@ export async function createMongoCustomerReadModel(options: { url: string; datab
     async resetGeneration(target) {
       const name = collectionFor(target);
       await dropIfExists(name);
-      await collection(name).createIndexes(CUSTOMER_INDEXES);
+      await createMissingIndexes(collection(name));
     },
 
-    // Atomic on the server: readers see the old collection or the new one, never neither.
+    // On MongoDB atomic: readers see the old collection or the new one, never neither. FerretDB 1.x has no
+    // `dropTarget`; there the old collection is renamed away first, so lookups miss for the moment between the two
+    // renames (docs/read-model-mongodb.md).
     async activate(next) {
-      await db.renameCollection(buildingCollection(next.generation), ACTIVE_COLLECTION, { dropTarget: true });
+      const building = buildingCollection(next.generation);
+      try {
+        await db.renameCollection(building, ACTIVE_COLLECTION, { dropTarget: true });
+      } catch (error) {
+        if ((error as { codeName?: string }).codeName !== 'NotImplemented') throw error;
+        const retired = `customers_retired_${next.generation}`;
+        await dropIfExists(retired);
+        try {
+          await db.renameCollection(ACTIVE_COLLECTION, retired);
+        } catch (renameError) {
+          if ((renameError as { codeName?: string }).codeName !== 'NamespaceNotFound') throw renameError;
+        }
+        await db.renameCollection(building, ACTIVE_COLLECTION);
+        await dropIfExists(retired);
+      }
     },
 
     async dropGeneration(generation) {
       await dropIfExists(buildingCollection(generation));
     },
 
+    async ping() {
+      await db.command({ ping: 1 });
+      return true;
+    },
+
     async close() {
       await client.close();
     },
   };
+}
+
+/**
+ * Creates the indexes the collection lacks, by name. Not `createIndexes` with all of them: asked again for a compound
+ * index it already has, FerretDB 1.24 panics and drops the connection.
+ */
+async function createMissingIndexes(into: Collection<CustomerMongoDocument>): Promise<void> {
+  let existing: Set<string>;
+  try {
+    existing = new Set((await into.listIndexes().toArray()).map((index: { name?: unknown }) => String(index.name)));
+  } catch (error) {
+    if ((error as { codeName?: string }).codeName !== 'NamespaceNotFound') throw error;
+    existing = new Set();
+  }
+  const missing = CUSTOMER_INDEXES.filter((index) => index.name === undefined || !existing.has(index.name));
+  if (missing.length > 0) await into.createIndexes(missing);
+}
+
+/**
+ * Writes each customer's newest version in the batch, moving no document back. Most writes are new customers (a
+ * registration, or any rebuild), so first one `insertMany` of them all (FerretDB runs it many times faster than one
+ * upsert per document); those whose `_id` is taken go through the `_version`-guarded upsert. No `$in` lookup of the
+ * stored versions: FerretDB 1.x does not push `$in` down to PostgreSQL and reads the whole collection for it.
+ */
+async function upsertForward(into: Collection<CustomerMongoDocument>, customers: readonly VersionedCustomer[]): Promise<void> {
+  const newest = new Map<string, VersionedCustomer>();
+  for (const customer of customers) {
+    const seen = newest.get(customer.document.customerId);
+    if (seen === undefined || seen.version < customer.version) newest.set(customer.document.customerId, customer);
+  }
+  const all = [...newest.values()];
+  let taken: VersionedCustomer[];
+  try {
+    await into.insertMany(all.map(toMongoDocument), { ordered: false });
+    return;
+  } catch (error) {
+    taken = failedWrites(error, (code) => code === DUPLICATE_KEY).flatMap((index) => all[index] ?? []);
+  }
+  try {
+    await into.bulkWrite(taken.map(upsertOperation), { ordered: false });
+  } catch (error) {
+    // A duplicate `_id` of a document as new or newer: nothing to do. Any other duplicate (userId, customerNumber)
+    // finds no such document and is an error.
+    for (const customer of failedWrites(error, (code) => code === DUPLICATE_KEY).flatMap((index) => taken[index] ?? [])) {
+      const stored = await into.findOne({ _id: customer.document.customerId }, { projection: { _version: 1 } });
+      if (stored === null || stored._version < customer.version) throw error;
+    }
+  }
+}
+
+/** The indexes of the failed writes of a bulk write whose every failure has a code `expected` accepts; else rethrows. */
+function failedWrites(error: unknown, expected: (code: number) => boolean): number[] {
+  if (!(error instanceof MongoBulkWriteError)) throw error;
+  const writeErrors: readonly WriteError[] = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors as WriteError];
+  if (writeErrors.length === 0 || writeErrors.some((writeError) => !expected(writeError.code))) throw error;
+  return writeErrors.map((writeError) => writeError.index);
 }
 
 function assertNever(value: never): never {

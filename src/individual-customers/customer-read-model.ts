@@ -44,6 +44,11 @@ export interface CustomerReadModel {
   resetGeneration(target: ReadModelTarget): Promise<void>;
   activate(next: ReadModelTarget, previous: ReadModelTarget): Promise<void>;
   dropGeneration(generation: number): Promise<void>;
+  /**
+   * True when a store apart from the service's PostgreSQL (MongoDB) answers, for readiness; absent when the read model
+   * lives in that PostgreSQL, whose own check covers it.
+   */
+  ping?(): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -33,6 +33,14 @@ describe('Dockerfile', () => {
     expect(existsSync(`${ROOT}src/main.ts`)).toBe(true);
   });
 
+  it('runs on Node 24, the version CI tests on, which `engines` accepts', () => {
+    const { stages } = parseDockerfile(dockerfile);
+    for (const stage of stages) expect(stage.image, stage.name).toMatch(/^node:24\.\d+\.\d+-slim$/);
+    const engines = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines).toBe('>=22.12');
+    expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toMatch(/\.ci\/node24\.sh/);
+  });
+
   it('keeps local state, dependencies and tests out of the build context', () => {
     const ignored = readFileSync(`${ROOT}.dockerignore`, 'utf8').split('\n').map((line) => line.trim());
     for (const entry of ['node_modules', 'dist', '.data', '.git', 'test', '.env']) expect(ignored).toContain(entry);
@@ -61,7 +69,7 @@ describe('Dockerfile', () => {
     });
 
     it('a single-stage image', () => {
-      const single = 'FROM node:22-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nUSER 1000\nENTRYPOINT ["customer-service"]\nCMD ["serve"]\n';
+      const single = 'FROM node:24-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nUSER 1000\nENTRYPOINT ["customer-service"]\nCMD ["serve"]\n';
       expect(lintDockerfile(single).join('\n')).toMatch(/not multi-stage/);
     });
   });

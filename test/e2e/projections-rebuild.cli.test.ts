@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
+import { createMongoCustomerReadModel, mongoProjectionName } from '../../src/individual-customers/customer-read-model.mongo.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { createProjector, projectionLockKey } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
@@ -46,6 +47,32 @@ describe('customer-service projections rebuild', () => {
     expect(JSON.parse(result.stdout)).toEqual({ projection: 'customers', previousGeneration: 1, generation: 2, events: 5 });
     expect(await readModel.list('active')).toStrictEqual(live);
   });
+
+  // Against the suite's FerretDB (or MONGODB_URL); absent only where neither exists, which global-setup reports.
+  for (const mongodbUrl of [inject('mongodbUrl')].filter((url) => url !== '')) {
+    it('rebuilds the MongoDB read model (FerretDB unless MONGODB_URL is set) into a new generation, identical to the old one', async () => {
+      const database = `rebuild_${Math.random().toString(36).slice(2, 10)}`;
+      const readModel = await createMongoCustomerReadModel({ url: mongodbUrl, database });
+      try {
+        await readModel.prepare();
+        const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: pino({ level: 'silent' }) });
+        const live = await eventually(async () => {
+          await projector.runBatch();
+          const documents = await readModel.list('active');
+          return documents.length === 5 ? documents : undefined;
+        });
+
+        const result = await run(['projections', 'rebuild'], { DATABASE_URL: db.url, MONGODB_URL: mongodbUrl, MONGODB_DATABASE: database, LOG_LEVEL: 'silent' });
+        expect(result.code).toBe(0);
+        // LOG_LEVEL=silent: stderr holds only the progress line.
+        expect(result.stderr).toMatch(/^projections rebuild: 5 events, \d+\/s, [\d.]+ s, done\n$/);
+        expect(JSON.parse(result.stdout)).toEqual({ projection: mongoProjectionName(database), previousGeneration: 1, generation: 2, events: 5 });
+        expect(await readModel.list('active')).toStrictEqual(live);
+      } finally {
+        await readModel.close();
+      }
+    });
+  }
 
   it('exits 1 (retry later) while another rebuild is running', async () => {
     const other = new pg.Client({ connectionString: db.url });

@@ -17,7 +17,7 @@ let app: FastifyInstance;
 let tracing: TestTracing;
 
 beforeAll(async () => {
-  tracing = startTestTracing();
+  tracing = await startTestTracing();
   db = await createTestDatabase();
   ({ app } = buildTestApp(db));
   await app.ready();

@@ -155,7 +155,8 @@ describe(`Kafka consumer of identity.user.events, with the relay to customer.eve
     try {
       await eventually(
         () => offsetsOf(kafka, groupId, 'other.identity.events'),
-        (partitions) => partitions.every((p) => p.committed === p.end),
+        // Four messages over two partitions: one may stay empty, and an empty one has nothing to commit (-1).
+        (partitions) => partitions.every((p) => p.committed === p.end || p.end === '0'),
         { what: 'all offsets committed' },
       );
       const ignored = await flow.metrics.ignoredEvents.get();

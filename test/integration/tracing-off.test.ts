@@ -37,8 +37,8 @@ async function register(headers: Record<string, string>) {
 }
 
 describe('tracing when no exporter is configured', () => {
-  it('registers no SDK: spans are non-recording no-ops', () => {
-    const tracing = startTracing(loadConfig({}).tracing);
+  it('registers no SDK: spans are non-recording no-ops', async () => {
+    const tracing = await startTracing(loadConfig({}).tracing);
     expect(tracing.enabled).toBe(false);
     expect(trace.getTracer('customer-service').startSpan('probe').isRecording()).toBe(false);
   });

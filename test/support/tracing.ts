@@ -19,14 +19,16 @@ const config: TracingConfig = {
   serviceName: 'customer-service-test',
   otlpTracesUrl: 'http://127.0.0.1:1/v1/traces',
   otlpHeaders: {},
+  otlpProtocol: 'http/protobuf',
+  propagators: ['tracecontext', 'baggage'],
   resourceAttributes: {},
   sampler: 'parentbased_always_on',
   samplerRatio: 1,
 };
 
-export function startTestTracing(): TestTracing {
+export async function startTestTracing(): Promise<TestTracing> {
   const exporter = new InMemorySpanExporter();
-  const tracing = startTracing(config, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracing = await startTracing(config, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
   return { exporter, tracing, spans: () => exporter.getFinishedSpans() };
 }
 

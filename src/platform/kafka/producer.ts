@@ -179,7 +179,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
             const current = await connected();
             const partitionMetadata = await partitions();
             const outgoing = messages.map((message) => {
-              const record: Message = { key: message.key, value: message.payload, headers: { ...message.headers } };
+              const record: Message = { key: message.key, value: message.payload, headers: keepingTraceparent(message.headers) };
               return { ...record, partition: partitionOf({ topic: options.topic, partitionMetadata, message: record }) };
             });
             await sendAll(current, outgoing);
@@ -206,4 +206,19 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A copy of a message's headers whose `traceparent` cannot be overwritten. It is the relay's publish span (a child of
+ * the span that stored the event), which the consumer downstream continues (SPEC §6). The Kafka client's
+ * instrumentation (platform/telemetry/instrumentations.ts) writes its own `send` span's context into every message it
+ * sends, a span of the relay batch's trace, not the event's: that write is ignored (the send span stays in the batch's
+ * trace). A message without a traceparent takes the instrumentation's.
+ */
+function keepingTraceparent(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const copy: Record<string, string> = { ...headers };
+  const traceparent = headers.traceparent;
+  if (traceparent === undefined) return copy;
+  Object.defineProperty(copy, 'traceparent', { enumerable: true, get: () => traceparent, set: () => undefined });
+  return copy;
 }
