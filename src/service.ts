@@ -13,7 +13,7 @@ import { createRegisterCustomers } from './individual-customers/register-custome
 import { createActivateCustomers } from './individual-customers/activate-customers.js';
 import { dependencyStates, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
 import { startInBackground } from './platform/background-start.js';
-import type { Logger } from './platform/logger.js';
+import { withoutUserinfo, type Logger } from './platform/logger.js';
 import { isReachable } from './platform/postgres/database.js';
 import { openDatabase } from './platform/postgres/open-database.js';
 import { createMetrics } from './platform/metrics.js';
@@ -26,7 +26,7 @@ import { startTracing, type Tracing } from './platform/telemetry/index.js';
 import { findCompany } from './corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
 import { startCorporateNats } from './corporate-customers/corporate-nats.js';
-import { knapscenViolations, openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
+import { KNAPSCEN_MIRROR_PROJECTION, knapscenViolations, openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 import { consoleRoutes } from './operations/console.routes.js';
 import { outboxDestinations, replayHandlersOf } from './flows.js';
@@ -134,6 +134,18 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // Projectors stop (finishing their batch) before the stores they write to close.
   if (mirrorProjector !== undefined) teardown.defer(() => mirrorProjector.stop());
   teardown.defer(() => projector.stop());
+  if (knapscenMirror !== undefined) {
+    // A background component like the brokers: MySQL down pauses the mirror (its projector retries), not reads.
+    // The details never show the URL (it holds knapscen's password).
+    components.mirror = async () => {
+      try {
+        await knapscenMirror.isReachable();
+        return { status: 'UP' };
+      } catch (error) {
+        return { status: 'DOWN', details: { projection: KNAPSCEN_MIRROR_PROJECTION, error: withoutUserinfo(error instanceof Error ? error.message : String(error)) } };
+      }
+    };
+  }
   const registerCorporateCustomer = createRegisterCorporateCustomer({
     metrics,
     logger,

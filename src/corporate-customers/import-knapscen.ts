@@ -14,6 +14,7 @@ import { Command } from 'commander';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../platform/logger.js';
+import { createProgress } from '../platform/progress.js';
 import { withTransaction, type Pool, type Queryable } from '../platform/postgres/database.js';
 import { openDatabase } from '../platform/postgres/open-database.js';
 import { lockRegistration } from './register-corporate-customer.js';
@@ -42,6 +43,8 @@ export async function importKnapscen(deps: { readonly pool: Pool; readonly mysql
     await source.query("SET time_zone = '+00:00'");
     const [[totals]] = await source.query<RowDataPacket[]>('SELECT count(*) AS n FROM corporate_customers');
     const total = Number(totals?.n ?? 0);
+    // Like the other long commands: a line at most once a second while it runs, and a last one; then the summary.
+    const progress = deps.progress === undefined ? undefined : createProgress({ label: 'import knapscen', unit: 'companies', total, write: deps.progress });
     const summary = { companies: { read: 0, imported: 0, present: 0, skipped: 0 }, users: { read: 0, imported: 0 }, skipped: [] as { id: string; reason: string }[] };
     let after = '';
     for (;;) {
@@ -75,6 +78,7 @@ export async function importKnapscen(deps: { readonly pool: Pool; readonly mysql
       }));
       for (const company of page) {
         summary.companies.read += 1;
+        progress?.add();
         summary.users.read += company.users.length;
         const outcome = await importCompany(deps.pool, company);
         if (outcome === 'imported') {
@@ -87,11 +91,12 @@ export async function importKnapscen(deps: { readonly pool: Pool; readonly mysql
           if (summary.skipped.length < 100) summary.skipped.push({ id: company.id, reason: outcome.skipped });
         }
       }
-      deps.progress?.(
-        `import knapscen: ${summary.companies.read}/${total} companies read, ${summary.companies.imported} imported, ` +
-          `${summary.companies.present} already here, ${summary.companies.skipped} skipped`,
-      );
     }
+    progress?.finish();
+    deps.progress?.(
+      `import knapscen: ${summary.companies.read}/${total} companies read, ${summary.companies.imported} imported, ` +
+        `${summary.companies.present} already here, ${summary.companies.skipped} skipped`,
+    );
     return summary;
   } finally {
     await source.end();

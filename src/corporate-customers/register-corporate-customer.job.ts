@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { v7 as uuidv7 } from 'uuid';
 import { ConfigError, corporateJobInput, loadConfig, type CorporateJobInput, type NatsConfig } from '../config.js';
 import { createLogger, type Logger } from '../platform/logger.js';
+import { maskEmails } from '../platform/personal-data.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { connectNats } from '../platform/nats/connection.js';
 import { InvalidInputError, PLAUSIBLE_YEARS, isPlausibleYear, type FieldViolation, type Parsed } from '../platform/validation.js';
@@ -148,7 +149,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   const nats: NatsConfig = config.nats;
 
   const parsed = parseJobInput(corporateJobInput());
-  if (!parsed.ok) return rejected(parsed.error);
+  if (!parsed.ok) return rejected(parsed.error, config.log.personalData);
 
   const logger = createLogger(config.log, process.stderr);
   const database = await openDatabase(config.database, logger, config.databaseTimeouts);
@@ -163,7 +164,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
       logger,
     });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });
-    if (result.outcome === 'rejected') return rejected(result.error);
+    if (result.outcome === 'rejected') return rejected(result.error, config.log.personalData);
     const customerId = result.company.customerId;
 
     // Committed. From here a failure is transient: the rerun finds the company (duplicate) and publishes.
@@ -207,9 +208,12 @@ export function registerCorporateCustomerCommand(): Command {
     });
 }
 
-function rejected(error: InvalidInputError): number {
-  process.stderr.write(`register-corporate-customer: rejected (${error.code}): ${error.message}\n`);
-  process.stderr.write(`${JSON.stringify({ outcome: 'rejected', code: error.code, errors: error.violations })}\n`);
+function rejected(error: InvalidInputError, personalData: boolean): number {
+  // These lines are the Job's log (kubectl logs), written past the logger: no e-mail address in clear in them either,
+  // should a message ever quote one, unless LOG_PERSONAL_DATA is set (issue 16).
+  const safe = (text: string) => (personalData ? text : maskEmails(text));
+  process.stderr.write(safe(`register-corporate-customer: rejected (${error.code}): ${error.message}\n`));
+  process.stderr.write(safe(`${JSON.stringify({ outcome: 'rejected', code: error.code, errors: error.violations })}\n`));
   return EXIT_INVALID;
 }
 

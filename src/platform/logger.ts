@@ -5,7 +5,10 @@
  * Whatever the setting, every logged object passes through `sanitize` first:
  * - errors become plain objects with their name, message, code and stack (and their cause, sanitized alike), but
  *   never a PostgreSQL error's `detail`, `where`, `hint` or query text: those hold the offending row or payload;
- * - no URL keeps its userinfo (`postgres://user:password@host` logs as `postgres://[redacted]@host`).
+ * - no URL keeps its userinfo (`postgres://user:password@host` logs as `postgres://[redacted]@host`);
+ * - unless LOG_PERSONAL_DATA is set, e-mail addresses are masked by their shape in every string, the message included:
+ *   no field name gives them away in a driver's error message (MySQL `Duplicate entry 'jane@…'`, MongoDB `E11000 … dup
+ *   key: { email: "jane@…" }`) or in a text someone writes later.
  */
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -27,6 +30,9 @@ const CENSOR = '[redacted]';
 const ERROR_FIELDS = ['code', 'severity', 'routine', 'constraint', 'table', 'column', 'errno', 'syscall', 'address', 'port'] as const;
 const MAX_DEPTH = 12;
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi;
+// An address with a dotted domain. Narrower than the dead-letter masking's shape on purpose: a stack trace's
+// `node_modules/@fastify/…` or a `[redacted]@host` URL stays readable.
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 
 export function createLogger(options: Config['log'], destination?: pino.DestinationStream): Logger {
   const redactPersonal = !options.personalData;
@@ -47,7 +53,7 @@ export function createLogger(options: Config['log'], destination?: pino.Destinat
           const [first, ...rest] = args as unknown[];
           // logger.error(error): pino would take the raw message as the line's msg.
           const normalized = first instanceof Error && rest.length === 0 ? [{ err: first }, first.message] : args;
-          const texts = normalized.map((arg: unknown) => (typeof arg === 'string' ? withoutUserinfo(arg) : arg)) as Parameters<typeof method>;
+          const texts = normalized.map((arg: unknown) => (typeof arg === 'string' ? text(arg, redactPersonal) : arg)) as Parameters<typeof method>;
           method.apply(this, texts);
         },
       },
@@ -61,8 +67,14 @@ export function withoutUserinfo(text: string): string {
   return text.includes('@') ? text.replace(USERINFO, `$1${CENSOR}@`) : text;
 }
 
+/** A logged string: never a URL's userinfo; e-mail addresses masked unless personal data is logged. */
+function text(value: string, redactPersonal: boolean): string {
+  const safe = withoutUserinfo(value);
+  return redactPersonal && safe.includes('@') ? safe.replace(EMAIL, CENSOR) : safe;
+}
+
 function sanitize(value: unknown, redactPersonal: boolean, depth: number, seen: WeakSet<object>): unknown {
-  if (typeof value === 'string') return withoutUserinfo(value);
+  if (typeof value === 'string') return text(value, redactPersonal);
   if (typeof value !== 'object' || value === null) return value;
   if (seen.has(value) || depth > MAX_DEPTH) return '[…]';
   seen.add(value);
@@ -77,13 +89,13 @@ function sanitize(value: unknown, redactPersonal: boolean, depth: number, seen: 
 }
 
 function sanitizeError(error: Error, redactPersonal: boolean, depth: number, seen: WeakSet<object>): Record<string, unknown> {
-  const result: Record<string, unknown> = { type: error.name, message: withoutUserinfo(error.message) };
+  const result: Record<string, unknown> = { type: error.name, message: text(error.message, redactPersonal) };
   const record = error as unknown as Record<string, unknown>;
   for (const field of ERROR_FIELDS) {
     const item = record[field];
     if (typeof item === 'string' || typeof item === 'number') result[field] = item;
   }
-  if (error.stack !== undefined) result.stack = withoutUserinfo(error.stack);
+  if (error.stack !== undefined) result.stack = text(error.stack, redactPersonal);
   if (error.cause !== undefined) result.cause = sanitize(error.cause, redactPersonal, depth + 1, seen);
   if (error instanceof AggregateError) result.errors = sanitize(error.errors, redactPersonal, depth + 1, seen);
   return result;

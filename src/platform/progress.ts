@@ -1,7 +1,7 @@
 /**
- * Progress of a long command (`publish`, `dead-letters replay --all`, `projections rebuild`): one line on stderr at
- * most once per interval while it runs, and a last line when it ends, so an operator sees it move and stdout keeps only
- * the command's report.
+ * Progress of a long command (`publish`, `dead-letters replay --all`, `projections rebuild`, `import knapscen`): one
+ * line on stderr at most once per interval while it runs, and a last line when it ends, so an operator sees it move and
+ * stdout keeps only the command's report.
  */
 export interface Progress {
   /** Adds `count` units done (default 1). */

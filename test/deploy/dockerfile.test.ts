@@ -39,6 +39,9 @@ describe('Dockerfile', () => {
     const engines = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { engines: { node: string } }).engines.node;
     expect(engines).toBe('>=22.12');
     expect(readFileSync(`${ROOT}.ci/run`, 'utf8')).toMatch(/\.ci\/node24\.sh/);
+    // CI tests the image's Node: .ci/node24.sh installs the version the Dockerfile pins.
+    const pinned = /^node:(24\.\d+\.\d+)-slim$/.exec(stages[0]?.image ?? '')?.[1];
+    expect(readFileSync(`${ROOT}.ci/node24.sh`, 'utf8')).toContain(`NODE24_VERSION=${pinned ?? '(no pinned version)'}\n`);
   });
 
   it('keeps local state, dependencies and tests out of the build context', () => {

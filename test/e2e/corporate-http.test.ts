@@ -1,6 +1,5 @@
 /** HTTP for the corporate flow: the knapscen CloudEvent through POST /api/v1/events, and the company lookup. */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
@@ -11,6 +10,7 @@ import { createMetrics } from '../../src/platform/metrics.js';
 import { CORPORATE_TABLES, customerRegisteredFixtureText, registerCorporateOn, tableCounts, uniqueEvent } from '../support/corporate.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn } from '../support/service.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -19,7 +19,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const register = registerCorporateOn(db.pool);
   app = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger: testLogger(),
     bodyLimitBytes: 1024 * 1024,
     registerCustomers: registerCustomersOn(db.pool),
     findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { generateCustomerRegistered } from '../../src/corporate-customers/publish-customer-registered.js';
@@ -21,6 +20,7 @@ import { freePort } from '../support/global-setup.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { testLogger } from '../support/run-logs.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/customer-registered.cloudevent.json', import.meta.url));
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   nats = await startNatsServer();
   env = { DATABASE_URL: db.url, NATS_URL: nats.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'silent', AUTH_MODE: 'none' };
-  service = await startService(loadConfig(env), pino({ level: 'silent' }));
+  service = await startService(loadConfig(env), testLogger());
 });
 afterAll(async () => {
   await service?.stop();

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { testLogger } from '../support/run-logs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
     },
   });
   app = buildApp({
-    logger: pino({ level: 'debug' }, logStream),
+    logger: testLogger({ alsoTo: { write: (line: string) => logStream.write(line) } }),
     bodyLimitBytes: 1024 * 1024,
     registerCustomers: registerCustomersOn(db.pool),
     findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { RowDataPacket } from 'mysql2/promise';
-import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KNAPSCEN_MIRROR_PROJECTION, knapscenViolations, openKnapscenMirror, type KnapscenMirror } from '../../src/corporate-customers/knapscen-mirror.js';
@@ -18,8 +17,11 @@ import { freePort } from '../support/global-setup.js';
 import { startMariaDb, type MariaDbServer } from '../support/mariadb.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { ROOT, runCli } from '../support/cli.js';
+import { loadConfig } from '../../src/config.js';
+import { startService, type RunningService } from '../../src/service.js';
+import { testLogger } from '../support/run-logs.js';
 
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 let maria: MariaDbServer;
 
 beforeAll(async () => {
@@ -200,4 +202,39 @@ describe('the mirror in the running service', () => {
     expect(await env.mysqlRows(SNAPSHOT_COMPANIES)).toEqual(companies);
     expect(await env.mysqlRows(SNAPSHOT_USERS)).toEqual(users);
   }, 120_000);
+});
+
+describe('the mirror in /health and dependency_up (issue 19)', () => {
+  let env: Awaited<ReturnType<typeof setUp>>;
+  let service: RunningService | undefined;
+  beforeAll(async () => {
+    env = await setUp();
+  }, 60_000);
+  afterAll(async () => {
+    await service?.stop();
+    await env?.stop();
+  });
+
+  const start = async (mysqlUrl: string) => {
+    const port = await freePort();
+    service = await startService(loadConfig({ DATABASE_URL: env.db.url, KNAPSCEN_MYSQL_URL: mysqlUrl, PORT: String(port), HOST: '127.0.0.1', AUTH_MODE: 'none' }), logger);
+    return `http://127.0.0.1:${port}`;
+  };
+  const state = async (url: string) => {
+    const health = (await (await fetch(`${url}/health`)).json()) as { components: Record<string, { status: string; details?: Record<string, unknown>; affectsReadiness?: boolean }> };
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    return { mirror: health.components.mirror, dependencyUp: /^dependency_up\{dependency="mirror"\} (\d)$/m.exec(metrics)?.[1], ready: (await fetch(`${url}/health/ready`)).status };
+  };
+
+  it('reports MySQL reachable as UP and 1, unreachable as DOWN and 0 (without the URL) while reads stay ready', async () => {
+    const up = await state(await start(env.knapscen.url));
+    expect(up).toMatchObject({ mirror: { status: 'UP', affectsReadiness: false }, dependencyUp: '1', ready: 200 });
+    await service?.stop();
+    service = undefined;
+
+    const closedPort = await freePort();
+    const down = await state(await start(`mysql://knapscen:disco-secret@127.0.0.1:${closedPort}/nowhere`));
+    expect(down).toMatchObject({ mirror: { status: 'DOWN', affectsReadiness: false }, dependencyUp: '0', ready: 200 });
+    expect(JSON.stringify(down.mirror)).not.toContain('disco-secret');
+  }, 60_000);
 });

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { pino } from 'pino';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
 import { createMongoCustomerReadModel, mongoProjectionName } from '../../src/individual-customers/customer-read-model.mongo.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -11,6 +10,7 @@ import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn, valid } from '../support/service.js';
 import { runCli } from '../support/cli.js';
+import { testLogger } from '../support/run-logs.js';
 
 const run = (args: string[], env: Record<string, string>) => runCli(args, env);
 
@@ -31,7 +31,7 @@ describe('customer-service projections rebuild', () => {
     const register = registerCustomersOn(db.pool);
     await register(Array.from({ length: 5 }, () => ({ event: valid(userRegistered()) })));
     const readModel = createPostgresCustomerReadModel(db.pool);
-    const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: pino({ level: 'silent' }) });
+    const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: testLogger() });
     const live = await eventually(async () => {
       await projector.runBatch();
       const documents = await readModel.list('active');
@@ -55,7 +55,7 @@ describe('customer-service projections rebuild', () => {
       const readModel = await createMongoCustomerReadModel({ url: mongodbUrl, database });
       try {
         await readModel.prepare();
-        const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: pino({ level: 'silent' }) });
+        const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: testLogger() });
         const live = await eventually(async () => {
           await projector.runBatch();
           const documents = await readModel.list('active');

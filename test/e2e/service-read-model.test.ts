@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startService, type RunningService } from '../../src/service.js';
@@ -6,6 +5,7 @@ import { userRegistered } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { freePort } from '../support/global-setup.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let service: RunningService;
@@ -13,7 +13,7 @@ let service: RunningService;
 beforeAll(async () => {
   db = await createTestDatabase();
   const config = loadConfig({ DATABASE_URL: db.url, HOST: '127.0.0.1', PORT: String(await freePort()), PROJECTOR_POLL_INTERVAL_MS: '60000', AUTH_MODE: 'none' });
-  service = await startService(config, pino({ level: 'silent' }));
+  service = await startService(config, testLogger());
 });
 afterAll(async () => {
   await service.stop();

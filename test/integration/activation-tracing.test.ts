@@ -1,7 +1,6 @@
 /** SPEC §6 tracing of an activation: one chain from the incoming traceparent to projection and publication. */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOutboxRelay } from '../../src/platform/postgres/outbox-relay.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
@@ -11,6 +10,7 @@ import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { expectSpanTree, parseTraceparent, startTestTracing, type TestTracing } from '../support/tracing.js';
 import { CUSTOMER_EVENTS } from '../../src/individual-customers/outbox.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -43,7 +43,7 @@ describe('tracing of an activation', () => {
       pool: db.pool,
       ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
-      logger: pino({ level: 'silent' }),
+      logger: testLogger(),
       publish: (messages) => {
         published.push(...messages.map((message) => message.headers.eventType ?? ''));
         return Promise.resolve();

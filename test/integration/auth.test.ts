@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { JWTPayload } from 'jose';
-import { pino } from 'pino';
+import { testLogger } from '../support/run-logs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
@@ -40,7 +40,7 @@ everything ${hashApiKey(KEYS.everything)} customers:read,events:write,operations
 beforeAll(async () => {
   db = await createTestDatabase();
   idp = await startIdentityService();
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const logger = testLogger({ alsoTo: { write: (line: string) => void logLines.push(line) } });
   app = buildApp({
     logger,
     bodyLimitBytes: 1024 * 1024,

@@ -4,7 +4,6 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCorporateNats, type CorporateNats } from '../../src/corporate-customers/corporate-nats.js';
@@ -14,6 +13,7 @@ import { messagesOn, natsConfigFor, registration, tableCounts, uniqueEvent } fro
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let server: NatsServer;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   const wake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
   register = createRegisterCorporateCustomer({ pool: db.pool, clock: () => new Date(), newId: () => uuidv7(), onCommitted: fanOut(wake.customerSaved, wake.userSaved) });
-  running = await startCorporateNats({ config: natsConfigFor(server.url), pool: db.pool, register, logger: pino({ level: 'silent' }), wake });
+  running = await startCorporateNats({ config: natsConfigFor(server.url), pool: db.pool, register, logger: testLogger(), wake });
 });
 afterAll(async () => {
   await running?.stop();

@@ -6,7 +6,6 @@ import { randomBytes } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConfig } from '../../src/config.js';
@@ -25,10 +24,11 @@ import {
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 let server: NatsServer;
 let client: NatsConnection;
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 

@@ -1,5 +1,4 @@
 /** Replaying a parked NATS letter of the corporate flow goes through the live path, and replaying twice is harmless. */
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { v7 as uuidv7 } from 'uuid';
 import { createCorporateReplay, createCustomerRegisteredHandler, replayCorporateDeadLetter, type HandleCustomerRegistered } from '../../src/corporate-customers/customer-registered.nats.js';
@@ -9,13 +8,14 @@ import { replayDeadLetters } from '../../src/platform/dead-letter-replay.js';
 import { listDeadLetters, park } from '../../src/platform/postgres/dead-letters.js';
 import { CORPORATE_TABLES, registerCorporateOn, tableCounts, uniqueEvent } from '../support/corporate.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let handle: HandleCustomerRegistered;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  handle = createCustomerRegisteredHandler(registerCorporateOn(db.pool), pino({ level: 'silent' }));
+  handle = createCustomerRegisteredHandler(registerCorporateOn(db.pool), testLogger());
 });
 afterAll(() => db.drop());
 beforeEach(async () => {
@@ -77,7 +77,7 @@ describe('replaying a corporate dead letter', () => {
   });
 
   it('is available as one function per letter id for the dead-letters CLI', async () => {
-    const replay = createCorporateReplay({ pool: db.pool, logger: pino({ level: 'silent' }), newId: () => uuidv7(), subject: 'customer-registered' });
+    const replay = createCorporateReplay({ pool: db.pool, logger: testLogger(), newId: () => uuidv7(), subject: 'customer-registered' });
     const id = await parked(JSON.stringify(uniqueEvent()), 'RETRIES_EXHAUSTED');
     expect(await replay(id)).toEqual({ status: 'replayed', outcome: 'processed' });
     expect(await replay(id)).toEqual({ status: 'not-parked', current: 'replayed' });
@@ -93,7 +93,7 @@ describe('replaying a corporate dead letter', () => {
 describe('the dead-letters replay registry', () => {
   it('replays parked NATS letters with the corporate handler, and a second replay is skipped', async () => {
     const id = await parked(JSON.stringify(uniqueEvent()), 'RETRIES_EXHAUSTED');
-    const handlers = replayHandlers(loadConfig({}), db.pool, pino({ level: 'silent' }));
+    const handlers = replayHandlers(loadConfig({}), db.pool, testLogger());
     expect(await replayDeadLetters(db.pool, handlers, { ids: [id] })).toEqual([{ id, outcome: 'replayed', detail: 'replayed: processed' }]);
     expect(await tableCounts(db.pool)).toMatchObject({ companies: 1, company_users: 3, outbox: 4 });
     expect((await replayDeadLetters(db.pool, handlers, { ids: [id] }))[0]).toMatchObject({ id, outcome: 'skipped' });

@@ -7,7 +7,6 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCorporateNats, type CorporateNats } from '../../src/corporate-customers/corporate-nats.js';
@@ -17,6 +16,7 @@ import { messagesOn, natsConfigFor, uniqueEvent } from '../support/corporate.js'
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -31,7 +31,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   const wake = { customerSaved: createWakeSignal(), userSaved: createWakeSignal() };
   const register = createRegisterCorporateCustomer({ pool: db.pool, clock: () => new Date(), newId: () => uuidv7(), onCommitted: fanOut(wake.customerSaved, wake.userSaved) });
-  running = await startCorporateNats({ config: natsConfigFor(server.url), pool: db.pool, register, logger: pino({ level: 'silent' }), wake });
+  running = await startCorporateNats({ config: natsConfigFor(server.url), pool: db.pool, register, logger: testLogger(), wake });
 });
 afterAll(async () => {
   await running?.stop();

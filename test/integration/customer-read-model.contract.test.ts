@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
   activeGeneration,
@@ -27,6 +26,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { NewEvent } from '../../src/platform/postgres/event-store.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 interface Adapter {
   readonly readModel: CustomerReadModel;
@@ -34,7 +34,7 @@ interface Adapter {
 }
 
 let db: TestDatabase;
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 
 const adapters: [string, () => Promise<Adapter>][] = [
   ['PostgreSQL', () => Promise.resolve({ readModel: createPostgresCustomerReadModel(db.pool), cleanup: () => Promise.resolve() })],
@@ -59,6 +59,9 @@ if (mongoUrl !== '') {
     },
   ]);
 }
+
+// The CI log says which stores the contract ran against (CI=true makes a missing FerretDB an error in global-setup).
+console.log(`read-model contract suite runs on: ${adapters.map(([name]) => name).join(', ')}`);
 
 beforeAll(async () => {
   db = await createTestDatabase({ poolSize: 20 });

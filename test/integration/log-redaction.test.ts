@@ -80,6 +80,23 @@ describe('log redaction', () => {
     expect(output).toContain('[redacted]');
   });
 
+  it('masks e-mail addresses inside error messages and texts, where no field name gives them away', () => {
+    const log = capturedLogger();
+    // The drivers of the stores we write to put the offending value into the message itself.
+    const mysqlDuplicate = Object.assign(new Error("Duplicate entry 'mysql.dup@example.com' for key 'users.email'"), { code: 'ER_DUP_ENTRY', errno: 1062 });
+    const mongoDuplicate = Object.assign(new Error('E11000 duplicate key error collection: customers.customers index: email_1 dup key: { email: "mongo.dup@example.com" }'), { code: 11000 });
+    log.logger.warn({ err: mysqlDuplicate, events: 3 }, 'knapscen mirror batch failed; it is retried');
+    log.logger.error(mongoDuplicate);
+    log.logger.warn({ error: 'data.users.1.email: text.dup@example.com is already used' }, 'message parked for Upper.Case@Example.COM');
+    const output = log.output();
+    for (const secret of ['mysql.dup@example.com', 'mongo.dup@example.com', 'text.dup@example.com', 'Upper.Case@Example.COM']) expect(output).not.toContain(secret);
+    expect(output).toContain("Duplicate entry '[redacted]' for key 'users.email'");
+    expect(output).toContain('ER_DUP_ENTRY');
+    // Not an address: a scoped package in a stack trace stays readable.
+    log.logger.info({ at: 'at register (/app/node_modules/@fastify/rate-limit/index.js:1:1)' }, 'stack');
+    expect(log.output()).toContain('/node_modules/@fastify/rate-limit/index.js');
+  });
+
   it('keeps personal data when LOG_PERSONAL_DATA is set', () => {
     const log = capturedLogger({ LOG_PERSONAL_DATA: 'true' });
     log.logger.info({ a: { b: { c: { d: { email: 'deep.down@example.com' } } } } }, 'deep');

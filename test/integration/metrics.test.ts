@@ -1,6 +1,5 @@
 /** SPEC §6 metrics at /metrics: the seed's four series, outbox backlog, dead letters, HTTP durations, process metrics. */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/platform/postgres/database.js';
 import { park, resolveDeadLetter } from '../../src/platform/postgres/dead-letters.js';
@@ -11,6 +10,7 @@ import { freePort } from '../support/global-setup.js';
 import { userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { labelValues, sampleValue } from '../support/prometheus.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -65,7 +65,7 @@ describe('/metrics', () => {
       pool: db.pool,
       destination: 'customer-events',
       wake: createWakeSignal(),
-      logger: pino({ level: 'silent' }),
+      logger: testLogger(),
       publish: () => Promise.resolve(),
     });
     expect(await relay.drain()).toBe(pending);

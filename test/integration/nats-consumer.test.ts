@@ -5,7 +5,6 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createJetStreamConsumer, type HandleOutcome, type InboundMessage } from '../../src/platform/nats/consumer.js';
 import { ensurePullConsumer, ensureStreams } from '../../src/platform/nats/streams.js';
@@ -13,11 +12,12 @@ import type { NewDeadLetter } from '../../src/platform/postgres/dead-letters.js'
 import { isTransientError } from '../../src/platform/postgres/errors.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
+import { testLogger } from '../support/run-logs.js';
 
 let server: NatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 
 beforeAll(async () => {
   server = await startNatsServer();

@@ -4,7 +4,6 @@
  * description lists for that route.
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v4 as uuidv4 } from 'uuid';
 import { buildApp } from '../../src/app.js';
@@ -17,13 +16,17 @@ import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
 import { userActivated, userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { activateCustomersOn, registerCustomersOn } from '../support/service.js';
+import { testLogger } from '../support/run-logs.js';
 
 interface Operation {
+  security?: Record<string, string[]>[];
+  'x-required-scopes'?: string[];
   requestBody?: { content: Record<string, { schema: { oneOf?: { title?: string }[] } }> };
   responses: Record<string, { description?: string; content?: Record<string, { schema: { properties?: { code?: { enum?: string[] } } } }> }>;
 }
 interface Document {
   paths: Record<string, Record<string, Operation>>;
+  components?: { securitySchemes?: Record<string, Record<string, unknown>> };
 }
 
 let db: TestDatabase;
@@ -34,7 +37,7 @@ let document: Document;
 beforeAll(async () => {
   db = await createTestDatabase();
   app = buildApp({
-    logger: pino({ level: 'silent' }),
+    logger: testLogger(),
     bodyLimitBytes: 64 * 1024,
     registerCustomers: registerCustomersOn(db.pool),
     activateCustomers: activateCustomersOn(db.pool),
@@ -42,7 +45,11 @@ beforeAll(async () => {
     metrics: createMetrics({ defaultMetrics: false }),
     healthChecks: {},
     extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
-    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
+    extraRoutes: [
+      (api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id)),
+      // Stands in for the operator console's routes (scope operations by default), which only service.ts wires.
+      (api) => api.get('/operations/stand-in', { schema: { summary: 'an operator route', tags: ['operations'] } }, () => ({ ok: true })),
+    ],
     security: { authenticator: openAccess() },
   });
   // The routes plugin runs at ready(): this hook sees every route it adds.
@@ -93,6 +100,42 @@ describe('/openapi.json against the routes', () => {
     expect(operation('post', '/api/v1/events')?.responses['409']?.content?.['application/json']?.schema.properties?.code?.enum).toEqual(
       expect.arrayContaining(['EMAIL_TAKEN', 'CUSTOMER_NOT_FOUND']),
     );
+  });
+
+  it('declares bearer JWT and API key schemes, and per operation who may call it: its scope, 401/403 (429 where rate limited); probes open', () => {
+    expect(document.components?.securitySchemes).toEqual({
+      bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }) as unknown,
+      apiKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }) as unknown,
+    });
+    const codesOf = (op: Operation | undefined, status: string) => op?.responses[status]?.content?.['application/json']?.schema.properties?.code?.enum;
+    const described = routes.filter((route) => !route.hidden && route.method !== 'head' && !route.url.startsWith('/docs'));
+    const expected = (route: { method: string; url: string }) =>
+      route.url.startsWith('/health') || route.url === '/actuator/health' || route.url === '/metrics'
+        ? undefined
+        : route.url === '/api/v1/events' && route.method === 'post'
+          ? 'events:write'
+          : route.url.startsWith('/api/v1/customers') || route.url.startsWith('/api/v1/corporate-customers')
+            ? 'customers:read'
+            : 'operations';
+    const scopes = new Set<string | undefined>();
+    for (const route of described) {
+      const op = operation(route.method, route.url);
+      const scope = expected(route);
+      scopes.add(scope);
+      const where = `${route.method} ${route.url}`;
+      if (scope === undefined) {
+        expect(op?.security, where).toEqual([]);
+        expect(op?.responses['401'], where).toBeUndefined();
+        continue;
+      }
+      expect(op?.security, where).toEqual([{ bearerAuth: [] }, { apiKey: [] }]);
+      expect(op?.['x-required-scopes'], where).toEqual([scope]);
+      expect(codesOf(op, '401'), where).toEqual(['UNAUTHENTICATED']);
+      expect(codesOf(op, '403'), where).toEqual(['FORBIDDEN']);
+      if (scope === 'operations') expect(op?.responses['429'], where).toBeUndefined();
+      else expect(codesOf(op, '429'), where).toEqual(['RATE_LIMITED']);
+    }
+    expect([...scopes].sort()).toEqual(['customers:read', 'events:write', 'operations', undefined]);
   });
 
   it('documents every status and problem code the routes really answer', async () => {

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type DatabaseTls } from '../../src/config.js';
 import { createPool } from '../../src/platform/postgres/database.js';
@@ -15,6 +14,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/platform
 import { openDatabase } from '../../src/service.js';
 import { freePort } from '../support/global-setup.js';
 import { createTestCertificates, type TestCertificates } from '../support/tls.js';
+import { testLogger } from '../support/run-logs.js';
 
 let certs: TestCertificates;
 let server: EmbeddedDatabase;
@@ -79,7 +79,7 @@ describe('PostgreSQL over TLS', () => {
 
   it('serve opens the database over TLS from the environment alone (DATABASE_URL + DB_SSL_CA_FILE) and migrates it', async () => {
     const config = loadConfig({ DATABASE_URL: url('localhost'), DB_SSL_CA_FILE: certs.caFile });
-    const database = await openDatabase(config.database, pino({ level: 'silent' }));
+    const database = await openDatabase(config.database, testLogger());
     try {
       const { rows } = await database.pool.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
       expect(rows[0]?.ssl).toBe(true);

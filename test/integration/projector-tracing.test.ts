@@ -1,6 +1,5 @@
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerProjection } from '../../src/individual-customers/customer-read-model.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -9,6 +8,7 @@ import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import { appendCustomers } from '../support/customer-events.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 const exporter = new InMemorySpanExporter();
 let db: TestDatabase;
@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('projector tracing', () => {
   it('records one project_read_model span per applied event, none for empty polls', async () => {
     const readModel = createPostgresCustomerReadModel(db.pool);
-    const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: pino({ level: 'silent' }) });
+    const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake: createWakeSignal(), logger: testLogger() });
     await projector.runBatch();
     expect(exporter.getFinishedSpans()).toEqual([]);
     await appendCustomers(db.pool, 4);

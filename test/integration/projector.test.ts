@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { customerProjection, type CustomerReadModel } from '../../src/individual-customers/customer-read-model.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
@@ -12,10 +11,11 @@ import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { registerCustomersOn, valid } from '../support/service.js';
 import { userRegistered } from '../support/events.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let readModel: CustomerReadModel;
-const logger = pino({ level: 'silent' });
+const logger = testLogger();
 const running: Projector[] = [];
 
 beforeAll(async () => {

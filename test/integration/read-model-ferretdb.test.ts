@@ -5,7 +5,6 @@
  * DOWN, and everything arrives once the store is back.
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { mongoProjectionName } from '../../src/individual-customers/customer-read-model.mongo.js';
@@ -15,6 +14,7 @@ import { eventually } from '../support/eventually.js';
 import { ferretDbAvailable, FERRETDB_INSTALL_HINT, startFerretDb, type FerretDb } from '../support/ferretdb.js';
 import { freePort } from '../support/global-setup.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import { testLogger } from '../support/run-logs.js';
 
 if (!ferretDbAvailable() && process.env.CI === 'true') throw new Error(`FerretDB is needed in CI. ${FERRETDB_INSTALL_HINT}`);
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
     PROJECTOR_POLL_INTERVAL_MS: '60000',
     AUTH_MODE: 'none',
   });
-  const logger = pino({ level: 'warn' }, { write: (line: string) => logLines.push(JSON.parse(line) as { msg?: string }) });
+  const logger = testLogger({ level: 'warn', alsoTo: { write: (line: string) => logLines.push(JSON.parse(line) as { msg?: string }) } });
   service = await startService(config, logger);
 }, 90_000);
 afterAll(async () => {

@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createOutboxRelay, type PendingMessage } from '../../src/platform/postgres/outbox-relay.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
@@ -13,6 +12,7 @@ import { userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { expectSpanTree, parseTraceparent, startTestTracing, traceparentOf, type SpanTree, type TestTracing } from '../support/tracing.js';
 import { CUSTOMER_EVENTS } from '../../src/individual-customers/outbox.js';
+import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -126,7 +126,7 @@ describe('tracing of projection and publication', () => {
       pool: db.pool,
       ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
-      logger: pino({ level: 'silent' }),
+      logger: testLogger(),
       publish: () => Promise.resolve(),
     });
     await relay.drain();
@@ -160,7 +160,7 @@ describe('tracing of projection and publication', () => {
       pool: db.pool,
       ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
-      logger: pino({ level: 'silent' }),
+      logger: testLogger(),
       publish: (messages) => {
         published.push(...messages);
         return Promise.resolve();

@@ -3,7 +3,6 @@
  * kept current by a projector that every registration wakes; `app.close()` stops it.
  */
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import type { LoadSheddingConfig } from '../../src/config.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
@@ -21,6 +20,7 @@ import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
 import { activateCustomersOn, registerCustomersOn } from './service.js';
 import { outboxDestinations } from '../../src/flows.js';
+import { testLogger } from './run-logs.js';
 
 export interface TestAppOptions {
   bodyLimitBytes?: number;
@@ -40,7 +40,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     defaultMetrics: options.defaultMetrics ?? false,
     database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool), outboxDestinations },
   });
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? testLogger();
   const readModel = createPostgresCustomerReadModel(db.pool);
   const wake = createWakeSignal();
   const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake, logger, metrics, pollIntervalMs: 100 });

@@ -64,6 +64,8 @@ export interface KafkaBroker {
   stopNode(nodeId: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts a stopped node again on its ports and data; resolves when it serves clients. */
   startNode(nodeId: number): Promise<void>;
+  /** Sends a running node's JVM `SIGSTOP` (frozen: connections stay open, nothing answers) or `SIGCONT`. */
+  signalNode(nodeId: number, signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** Kills every node and removes the data. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -275,6 +277,11 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
       const node = nodeById(nodeId);
       if (node.process !== undefined) throw new Error(`Kafka node ${nodeId} is running`);
       await launch(node);
+    },
+    signalNode: (nodeId, signal) => {
+      const { pid } = nodeById(nodeId);
+      if (pid === undefined) throw new Error(`Kafka node ${nodeId} is not running`);
+      process.kill(pid, signal);
     },
     stop,
   };

@@ -1,9 +1,10 @@
 /** Helpers for tests against the Kafka-protocol mock broker with the real client (kafkajs). */
 import { Kafka, logLevel, type IHeaders, type Producer } from 'kafkajs';
-import { pino } from 'pino';
 import { createKafkaClient, headersOf, type KafkaClient } from '../../src/platform/kafka/client.js';
+import { testLogger } from './run-logs.js';
 
-export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+/** The service's logger into the run's log directory (see run-logs.ts); the name is older than that. */
+export const silentLogger = testLogger();
 
 export function testKafkaClient(brokers: readonly string[], clientId = 'customer-service-test'): KafkaClient {
   return createKafkaClient({ brokers, clientId }, silentLogger);

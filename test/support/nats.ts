@@ -17,6 +17,8 @@ export interface NatsServer {
   start(): Promise<void>;
   /** Stops the server, keeping its JetStream store. */
   stop(): Promise<void>;
+  /** Sends the running server `SIGSTOP` (frozen: connections stay open, nothing answers) or `SIGCONT`. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void;
   /** Stops the server and deletes its store. */
   close(): Promise<void>;
 }
@@ -81,6 +83,10 @@ export async function startNatsServer(
     port,
     start,
     stop,
+    signal: (signal) => {
+      if (child?.pid === undefined || child.exitCode !== null) throw new Error('nats-server is not running');
+      child.kill(signal);
+    },
     close: async () => {
       await stop();
       await rm(storeDir, { recursive: true, force: true });

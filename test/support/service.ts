@@ -6,6 +6,7 @@ import { createActivateCustomers, type ActivateCustomers } from '../../src/indiv
 import type { Logger } from '../../src/platform/logger.js';
 import type { Metrics } from '../../src/platform/metrics.js';
 import type { Pool } from '../../src/platform/postgres/database.js';
+import { testLogger } from './run-logs.js';
 
 export function registerCustomersOn(
   pool: Pool,
@@ -18,7 +19,7 @@ export function registerCustomersOn(
     newId: () => uuidv7(),
     ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    logger: options.logger ?? testLogger(),
   });
 }
 
@@ -33,7 +34,7 @@ export function activateCustomersOn(
     newId: () => uuidv7(),
     ...(options.onCommitted === undefined ? {} : { onCommitted: options.onCommitted }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    logger: options.logger ?? testLogger(),
   });
 }
 

