@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the end-to-end benchmark (issue 7). Starts a PostgreSQL (embedded, fsync and synchronous_commit
- * on, unless DATABASE_URL names one), the Kafka-protocol test broker and the compiled service, then measures in one run:
+ * on, unless DATABASE_URL names one), a real Apache Kafka broker (KRaft, from `scripts/fetch-kafka.sh`; librdkafka's
+ * mock only with `--kafka mock` or without Java) and the compiled service, then measures in one run:
  *
  * - the database limit: pgbench doing the writes of one registration, 1 and 100 per transaction;
  * - the pipeline at full speed, twice on the same process (throughput, latencies, memory, CPU per event);
@@ -19,7 +20,8 @@ import pg from 'pg';
 import { migrate } from '../src/platform/postgres/migrate.js';
 import { startEmbeddedPostgres } from '../src/platform/postgres/embedded.js';
 import { freePort } from '../test/support/global-setup.js';
-import { startKafkaMock, type KafkaMock } from '../test/support/kafka-mock.js';
+import { javaAvailable, startKafkaBroker } from '../test/support/kafka-broker.js';
+import { startKafkaMock } from '../test/support/kafka-mock.js';
 import { connectLoad, watchOutput, type LoadShape } from './load.js';
 import { checkCorrectness, databaseTimings, distribution, progress, progressEstimate, type Correctness, type Distribution, type ReadModelLocation } from './measure.js';
 import { findPgbench, runPgbench, type PgbenchResult } from './pgbench.js';
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     partitions: { type: 'string' },
     brokers: { type: 'string', default: '1' },
+    kafka: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -69,7 +72,8 @@ if (args.help) {
   --no-build            use the existing dist/ instead of running npm run build
   --profile DIR         write V8 CPU profiles of the service processes into DIR
   --only per-event|batched|fixed  one pipeline and one run of --events (--per-event-events), for profiling
-  --brokers N           brokers of the Kafka mock cluster, partition leaders spread over them (default 1)
+  --kafka real|mock     the broker: Apache Kafka 4 (KRaft, default when Java is here) or librdkafka's mock
+  --brokers N           broker nodes, partition leaders spread over them (default 1)
   --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
   }
   const scratch = await mkdtemp(path.join(tmpdir(), 'customer-service-bench-'));
   let stopPostgres: (() => Promise<void>) | undefined;
-  let kafka: KafkaMock | undefined;
+  let kafka: BenchKafka | undefined;
   try {
     let adminUrl = process.env.DATABASE_URL;
     if (adminUrl === undefined || adminUrl === '') {
@@ -135,12 +139,14 @@ async function main(): Promise<void> {
     }
     const database = databaseFactory(adminUrl);
 
-    // Each run has topics of its own, sized so no mock partition holds more than ~3 MiB (it silently drops past 5 MiB).
+    kafka = await startBenchKafka();
+    log(`Kafka: ${kafka.description} at ${kafka.bootstrapServers.join(',')}`);
+    // Each run has topics of its own. On the mock, sized so no partition holds more than ~3 MiB (it silently drops
+    // past 5 MiB); a real broker keeps everything, so 8 partitions there unless --partitions says otherwise.
     const partitionsFor = (count: number) =>
-      args.partitions === undefined ? Math.max(8, Math.ceil((count * 1200) / (3 * 1024 * 1024))) : Number(args.partitions);
-    kafka = await startKafkaMock({ brokers: Number(args.brokers) });
+      args.partitions !== undefined ? Number(args.partitions) : kafka?.real === true ? 8 : Math.max(8, Math.ceil((count * 1200) / (3 * 1024 * 1024)));
     const brokers = kafka.bootstrapServers;
-    const machine = { cpus: (await import('node:os')).cpus().length, node: process.version };
+    const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, kafka: kafka.description };
 
     if (args.only !== undefined) {
       // Profiling aid: one pipeline, one run, figures as JSON; no comparison.
@@ -224,6 +230,27 @@ async function main(): Promise<void> {
   }
 }
 
+interface BenchKafka {
+  readonly real: boolean;
+  readonly description: string;
+  readonly bootstrapServers: readonly string[];
+  createTopic(name: string, partitions: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Apache Kafka (the test harness's, `test/support/kafka-broker.ts`) unless `--kafka mock` or there is no Java. */
+async function startBenchKafka(): Promise<BenchKafka> {
+  const nodes = Number(args.brokers);
+  if (args.kafka !== undefined && args.kafka !== 'real' && args.kafka !== 'mock') throw new Error(`--kafka: expected real or mock, got ${args.kafka}`);
+  if (args.kafka === 'mock' || (args.kafka === undefined && !(await javaAvailable()))) {
+    const mock = await startKafkaMock({ brokers: nodes });
+    return { ...mock, real: false, description: "librdkafka's mock cluster (a stand-in)" };
+  }
+  log(`starting Apache Kafka (${nodes} node${nodes === 1 ? '' : 's'})…`);
+  const broker = await startKafkaBroker({ nodes, heapMb: 1024 });
+  return { ...broker, real: true };
+}
+
 function databaseFactory(adminUrl: string) {
   return {
     async create(name: string): Promise<string> {
@@ -245,7 +272,7 @@ function databaseFactory(adminUrl: string) {
 async function startPipeline(
   name: string,
   options: {
-    kafka: KafkaMock;
+    kafka: BenchKafka;
     brokers: readonly string[];
     database: ReturnType<typeof databaseFactory>;
     partitions: number;
@@ -273,8 +300,8 @@ async function startPipeline(
       KAFKA_INPUT_TOPIC: inputTopic,
       KAFKA_OUTPUT_TOPIC: outputTopic,
       KAFKA_GROUP_ID: `bench-${slug}`,
-      // librdkafka's mock broker cannot serve kafkajs' idempotent producer.
-      KAFKA_IDEMPOTENT_PRODUCER: 'false',
+      // librdkafka's mock broker cannot serve kafkajs' idempotent producer; a real broker runs the service's default.
+      ...(options.kafka.real ? {} : { KAFKA_IDEMPOTENT_PRODUCER: 'false' }),
       // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
       ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
       ...options.env,

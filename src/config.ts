@@ -2,7 +2,7 @@
  * The only reader of `process.env`. Every setting is parsed and validated once, at start; a bad or missing value
  * is reported together with every other bad value, and the CLI exits with code 2 (see `ConfigError`).
  *
- * Every variable here is listed, with its default, in the README's configuration table.
+ * Every variable here is listed, with its default, in docs/configuration.md (the README shows the main ones).
  */
 import { readFileSync } from 'node:fs';
 import type { SchemaRegistryConfig } from './platform/avro/schema-registry.js';

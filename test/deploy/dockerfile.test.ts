@@ -6,6 +6,21 @@ import { lintDockerfile, parseDockerfile } from '../support/dockerfile.js';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
 
+describe('release hygiene (issue 19)', () => {
+  it('is licensed Apache-2.0 everywhere it says so, and the CHANGELOG has a section for the current version', () => {
+    const license = readFileSync(`${ROOT}LICENSE`, 'utf8');
+    expect(license).toMatch(/^\s*Apache License\s+Version 2\.0, January 2004/);
+    expect(license).toContain('TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION');
+    expect(license).toContain('END OF TERMS AND CONDITIONS');
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { license: string; version: string };
+    expect(pkg.license).toBe('Apache-2.0');
+    expect(dockerfile).toMatch(/org\.opencontainers\.image\.licenses="Apache-2\.0"/);
+    const changelog = readFileSync(`${ROOT}CHANGELOG.md`, 'utf8');
+    expect(changelog).toContain('## [Unreleased]');
+    expect(changelog).toContain(`## [${pkg.version}]`);
+  });
+});
+
 describe('Dockerfile', () => {
   it('follows the image rules: multi-stage, non-root, customer-service entrypoint, production dependencies only', () => {
     expect(lintDockerfile(dockerfile)).toEqual([]);

@@ -3,15 +3,16 @@
  * Flyway V4–V6 tables, see shared/BACKGROUND.md) with 1,000 customers, their events, processed_events and 10 outbox rows
  * its relay never published; then `adopt acme`, and the real service (`serve`, Kafka-protocol test broker) on top.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, plainKafka, readTopic, topicSize } from '../support/kafka.js';
 import { sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
+import { kafkaServiceEnv, spawnKafkaService } from '../support/kafka-service.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { ROOT, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 
 const INPUT = 'acme.identity.user.events';
 const OUTPUT = 'acme.customer.events';
@@ -152,49 +153,36 @@ const BUSINESS_TABLES: [string, string][] = [
   ['processed_events', 'event_id'],
 ];
 
-let mock: TestKafka;
+let broker: TestKafka;
 let kafka: Kafka;
 let db: TestDatabase;
 let env: Record<string, string>;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  mock = await sharedKafka({ [INPUT]: 2, [OUTPUT]: 4 });
-  kafka = plainKafka(mock.bootstrapServers);
+  broker = await sharedKafka({ [INPUT]: 2, [OUTPUT]: 4 });
+  kafka = plainKafka(broker.bootstrapServers);
   db = await createTestDatabase({ migrate: false });
   await db.pool.query(SEED_DDL);
   await db.pool.query(ACME_V4_V6);
   await db.pool.query(ACME_DATA);
-  env = {
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: mock.bootstrapServers.join(','),
-    KAFKA_INPUT_TOPIC: INPUT,
-    KAFKA_OUTPUT_TOPIC: OUTPUT,
-    KAFKA_GROUP_ID: 'acme-adoption',
-    AUTH_MODE: 'none',
+  env = kafkaServiceEnv({
+    databaseUrl: db.url,
+    brokers: broker.bootstrapServers,
+    input: INPUT,
+    output: OUTPUT,
+    groupId: 'acme-adoption',
     // 4,000 lookups from one client in a few seconds: the per-client rate limits are off for this test.
-    RATE_LIMIT_LOOKUPS: '0',
-    RATE_LIMIT_EVENTS: '0',
-    LOG_LEVEL: 'warn',
-  };
+    extra: { RATE_LIMIT_LOOKUPS: '0', RATE_LIMIT_EVENTS: '0' },
+  });
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   await db?.drop();
-  await mock?.stop();
+  await broker?.stop();
 });
 
-async function startService(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) }, stdio: 'ignore' });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  await eventually(
-    () => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.status, () => 0),
-    (status) => status === 200,
-    { what: 'the service to be ready', timeoutMs: 60_000, intervalMs: 200 },
-  );
-  return child;
-}
+const startService = (port: number) => spawnKafkaService(env, port, { children });
 
 async function stopService(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));

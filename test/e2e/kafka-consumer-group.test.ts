@@ -2,7 +2,7 @@
  * Several service processes in one consumer group on a real broker: partitions move when an instance joins and when
  * one is killed, and every message is still registered exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.js';
@@ -11,7 +11,7 @@ import { eventually, plainKafka, produce } from '../support/kafka.js';
 import { settledOutcome } from '../support/kafka-flow.js';
 import { kafkaDescription, sharedRealKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { ROOT } from '../support/cli.js';
+import { kafkaServiceEnv, spawnKafkaService } from '../support/kafka-service.js';
 
 const INPUT = 'group.identity.user.events';
 const OUTPUT = 'group.customer.events';
@@ -27,20 +27,15 @@ beforeAll(async () => {
   const broker = await sharedRealKafka({ [INPUT]: 12, [OUTPUT]: 12 });
   db = await createTestDatabase();
   kafka = plainKafka(broker.bootstrapServers);
-  env = {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: broker.bootstrapServers.join(','),
-    KAFKA_INPUT_TOPIC: INPUT,
-    KAFKA_OUTPUT_TOPIC: OUTPUT,
-    KAFKA_GROUP_ID: GROUP,
+  env = kafkaServiceEnv({
+    databaseUrl: db.url,
+    brokers: broker.bootstrapServers,
+    input: INPUT,
+    output: OUTPUT,
+    groupId: GROUP,
     // A killed member never says goodbye: the group waits out its session before handing its partitions on.
-    KAFKA_SESSION_TIMEOUT_MS: '6000',
-    RETRY_BACKOFF_MS: '100,200,400',
-    LOG_LEVEL: 'warn',
-    // The test database is not the embedded one: serve wants authentication, or this explicit opt-out.
-    AUTH_MODE: 'none',
-  };
+    extra: { KAFKA_SESSION_TIMEOUT_MS: '6000', RETRY_BACKOFF_MS: '100,200,400' },
+  });
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
@@ -54,14 +49,7 @@ interface Instance {
 
 async function startInstance(): Promise<Instance> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  await eventually(
-    () => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.status, () => 0),
-    (status) => status === 200,
-    { what: 'the instance to be ready', timeoutMs: 60_000, intervalMs: 200 },
-  );
+  const child = await spawnKafkaService(env, port, { children });
   return { child, port };
 }
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,8 @@ import { userRegistered } from '../support/events.js';
 import { eventually, offsetsOf, plainKafka, readTopic, topicSize } from '../support/kafka.js';
 import { kafkaDescription, kafkaIsReal, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { ROOT, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
+import { kafkaServiceEnv, spawnKafkaService } from '../support/kafka-service.js';
 
 const INPUT = 'e2e.identity.user.events';
 const OUTPUT = 'e2e.customer.events';
@@ -28,21 +29,19 @@ beforeAll(async () => {
   db = await createTestDatabase();
   kafka = plainKafka(broker.bootstrapServers);
   dir = await mkdtemp(path.join(tmpdir(), 'customer-service-kafka-e2e-'));
-  env = {
-    PATH: process.env.PATH ?? '',
-    DATABASE_URL: db.url,
-    KAFKA_BROKERS: broker.bootstrapServers.join(','),
-    KAFKA_INPUT_TOPIC: INPUT,
-    KAFKA_OUTPUT_TOPIC: OUTPUT,
-    KAFKA_GROUP_ID: GROUP,
-    // A killed member never says goodbye: the group waits out its session before handing its partitions on.
-    KAFKA_SESSION_TIMEOUT_MS: '6000',
-    KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
-    RETRY_BACKOFF_MS: '100,200,400',
-    LOG_LEVEL: 'warn',
-    // Only the Kafka path is exercised: the HTTP API is not under test here.
-    AUTH_MODE: 'none',
-  };
+  env = kafkaServiceEnv({
+    databaseUrl: db.url,
+    brokers: broker.bootstrapServers,
+    input: INPUT,
+    output: OUTPUT,
+    groupId: GROUP,
+    extra: {
+      // A killed member never says goodbye: the group waits out its session before handing its partitions on.
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_IDEMPOTENT_PRODUCER: String(kafkaIsReal),
+      RETRY_BACKOFF_MS: '100,200,400',
+    },
+  });
 });
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
@@ -53,27 +52,8 @@ afterAll(async () => {
 
 const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(args, { ...env, ...extraEnv });
 
-async function startService(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], { cwd: ROOT, env: { ...env, PORT: String(port) }, stdio: 'ignore' });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  await eventually(
-    () => fetch(`http://127.0.0.1:${port}/health/ready`).then((response) => response.status, () => 0),
-    (status) => status === 200,
-    { what: 'the service to be ready', timeoutMs: 30_000, intervalMs: 200 },
-  );
-  // Readiness does not wait for the broker (a broker outage must not take reads down); this test wants it connected.
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${port}/health`).then(
-        async (response) => ((await response.json()) as { components: { kafka?: { status: string } } }).components.kafka?.status,
-        () => undefined,
-      ),
-    (status) => status === 'UP',
-    { what: 'the service connected to Kafka', timeoutMs: 30_000, intervalMs: 200 },
-  );
-  return child;
-}
+// Readiness does not wait for the broker (a broker outage must not take reads down); this test wants it connected.
+const startService = (port: number) => spawnKafkaService(env, port, { children, timeoutMs: 30_000, kafkaConnected: true });
 
 const count = async (sql: string) => Number((await db.rows<{ n: string }>(sql))[0]?.n);
 

@@ -7,8 +7,8 @@ import { outboxDestinations } from '../../src/flows.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { enqueue, pendingCounts } from '../../src/platform/postgres/outbox.js';
 import { listDeadLetters, parkedCounts } from '../../src/platform/postgres/dead-letters.js';
-import { createOutboxRelay, type OutboxRelay } from '../../src/platform/postgres/outbox-relay.js';
-import { createWakeSignal } from '../../src/platform/wake-signal.js';
+import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../../src/platform/postgres/outbox-relay.js';
+import { createWakeSignal, type WakeSignal } from '../../src/platform/wake-signal.js';
 import { userRegistered } from '../support/events.js';
 import { eventually, plainKafka, readTopic, silentLogger, testKafkaClient, topicSize } from '../support/kafka.js';
 import { createTopics } from '../support/kafka-broker.js';
@@ -32,6 +32,25 @@ afterAll(async () => {
   await broker?.stop();
 });
 
+/**
+ * A relay of the `customer-events` outbox to `topic` on this file's broker, refusals retried after 100 and 200 ms
+ * (then parked); `close()` stops the relay and disconnects its producer.
+ */
+function relayTo(topic: string, wake: WakeSignal, extra: Partial<OutboxRelayOptions> = {}): OutboxRelay & { close(): Promise<void> } {
+  const publisher = createKafkaPublisher({ kafka: testKafkaClient(broker.bootstrapServers), topic, logger: silentLogger, spanName: `send ${topic}`, idempotent: broker.real });
+  const relay = createOutboxRelay({
+    pool: db.pool,
+    destination: 'customer-events',
+    publish: (m) => publisher.publish(m),
+    wake,
+    logger: silentLogger,
+    maxBackoffMs: 1_000,
+    refusalRetryBackoffMs: [100, 200],
+    ...extra,
+  });
+  return { ...relay, close: async () => (await relay.stop(), await publisher.disconnect()) };
+}
+
 describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
   it('keeps the backlog while the broker is down (the gauge shows it), then drains it completely, in outbox order per partition', async () => {
     // The gauge is read from the database at each scrape, as the service's /metrics does.
@@ -41,23 +60,8 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({
-      kafka: testKafkaClient(broker.bootstrapServers),
-      topic: OUTPUT,
-      logger: silentLogger,
-      spanName: `send ${OUTPUT}`,
-      idempotent: broker.real,
-    });
     // A refusal schedule far shorter than the outage: an outage must never count as a refusal (nothing is parked).
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      destination: 'customer-events',
-      publish: (m) => publisher.publish(m),
-      wake,
-      logger: silentLogger,
-      maxBackoffMs: 1_000,
-      refusalRetryBackoffMs: [100, 200],
-    });
+    const relay = relayTo(OUTPUT, wake);
     const gauge = async () => (await metrics.outboxBacklog.get()).values.find((v) => v.labels.destination === 'customer-events')?.value;
     const unpublished = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL'))[0]?.n);
     relay.start();
@@ -98,8 +102,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
       for (const message of published) expect(message.key).toBe(outbox.find((row) => row.event_id === message.headers.eventId)?.message_key);
       expect(await listDeadLetters(db.pool), 'an outage parks nothing').toEqual([]);
     } finally {
-      await relay.stop();
-      await publisher.disconnect();
+      await relay.close();
     }
   }, 60_000);
 
@@ -110,18 +113,8 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     const metrics = createMetrics({ defaultMetrics: false, database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool), outboxDestinations } });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({ kafka: testKafkaClient(broker.bootstrapServers), topic, logger: silentLogger, spanName: `send ${topic}`, idempotent: true });
     const parked: string[] = [];
-    const relay: OutboxRelay = createOutboxRelay({
-      pool: db.pool,
-      destination: 'customer-events',
-      publish: (m) => publisher.publish(m),
-      wake,
-      logger: silentLogger,
-      maxBackoffMs: 1_000,
-      refusalRetryBackoffMs: [100, 200],
-      onParked: (message, error) => parked.push(`${message.eventId} ${error.reasonCode}`),
-    });
+    const relay = relayTo(topic, wake, { onParked: (message, error) => parked.push(`${message.eventId} ${error.reasonCode}`) });
     const bigEventId = randomUUID();
     const rowsBefore = Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox'))[0]?.n);
     await register(Array.from({ length: 20 }, () => ({ event: valid(userRegistered()) })));
@@ -186,8 +179,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
       expect(all.filter((message) => message.headers.eventId === bigEventId)).toHaveLength(1);
       expect(await listDeadLetters(db.pool, { transport: 'outbox', status: 'parked' })).toEqual([]);
     } finally {
-      await relay.stop();
-      await publisher.disconnect();
+      await relay.close();
     }
   }, 90_000);
 
@@ -196,16 +188,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     const topic = 'relay.deleted.customer.events';
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
-    const publisher = createKafkaPublisher({ kafka: testKafkaClient(broker.bootstrapServers), topic, logger: silentLogger, spanName: `send ${topic}`, idempotent: true });
-    const relay = createOutboxRelay({
-      pool: db.pool,
-      destination: 'customer-events',
-      publish: (m) => publisher.publish(m),
-      wake,
-      logger: silentLogger,
-      maxBackoffMs: 500,
-      refusalRetryBackoffMs: [100, 200],
-    });
+    const relay = relayTo(topic, wake, { maxBackoffMs: 500 });
     const pending = async () => Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND parked_at IS NULL'))[0]?.n);
     const parkedLetters = async () => listDeadLetters(db.pool, { transport: 'outbox', status: 'parked', reasonCode: 'UNKNOWN_TOPIC' });
     relay.start();
@@ -228,8 +211,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
       await eventually(parkedLetters, (letters) => letters.length === 3, { what: 'the 3 messages parked as UNKNOWN_TOPIC', timeoutMs: 60_000 });
       expect(await pending()).toBe(0);
     } finally {
-      await relay.stop();
-      await publisher.disconnect();
+      await relay.close();
     }
   }, 120_000);
 });

@@ -17,11 +17,12 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './global-setup.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const POM = path.join(ROOT, 'test/support/kafka-broker/pom.xml');
@@ -106,7 +107,7 @@ interface Node {
   readonly internalPort: number;
   readonly controllerPort: number;
   readonly dir: string;
-  proxy?: BrokerProxy;
+  proxy?: TcpProxy;
   process?: ChildProcessWithoutNullStreams;
   exited?: Promise<void>;
   /** The JVM's pid (the wrapper script's first line). */
@@ -129,7 +130,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     const [clientPort, internalPort, controllerPort] = await Promise.all([freePort(), freePort(), freePort()]);
     nodes.push({ id, clientPort, internalPort, controllerPort, dir: path.join(root, `node-${id}`), logTail: '' });
   }
-  if (options.proxied === true) for (const node of nodes) node.proxy = await startProxy(node.clientPort);
+  if (options.proxied === true) for (const node of nodes) node.proxy = await startTcpProxy({ host: '127.0.0.1', port: node.clientPort });
   const voters = nodes.map((node) => `${node.id}@127.0.0.1:${node.controllerPort}`).join(',');
   const replication = Math.min(3, count);
   const minIsr = Math.min(2, replication);
@@ -231,9 +232,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     if (node === undefined) throw new Error(`Kafka broker: no node ${nodeId} (nodes ${nodes.map((n) => n.id).join(', ')})`);
     return node;
   };
-  const proxiesOf = (nodeId: number | undefined): BrokerProxy[] => {
+  const proxiesOf = (nodeId: number | undefined): TcpProxy[] => {
     if (options.proxied !== true) throw new Error('Kafka broker: brokersDown()/brokersUp() need startKafkaBroker({ proxied: true })');
-    return (nodeId === undefined ? nodes : [nodeById(nodeId)]).map((node) => node.proxy as BrokerProxy);
+    return (nodeId === undefined ? nodes : [nodeById(nodeId)]).map((node) => node.proxy as TcpProxy);
   };
 
   let stopping: Promise<void> | undefined;
@@ -394,91 +395,4 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-
-interface BrokerProxy {
-  readonly port: number;
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  loseResponses(ms: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-/** A TCP proxy that keeps its port across cut/restore (the broker advertises it) and can lose responses. */
-async function startProxy(targetPort: number): Promise<BrokerProxy> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  let losing = false;
-  let lost = 0;
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      const created = createServer((client) => {
-        const upstream = connect(targetPort, '127.0.0.1');
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream);
-        upstream.on('data', (chunk: Buffer) => {
-          if (losing) lost += 1;
-          else client.write(chunk);
-        });
-      });
-      created.once('error', reject);
-      created.listen(port, '127.0.0.1', () => {
-        const address = created.address();
-        if (typeof address === 'object' && address !== null) port = address.port;
-        server = created;
-        resolve();
-      });
-    });
-  const dropAll = () => {
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
-  };
-  const close = () =>
-    new Promise<void>((resolve) => {
-      const current = server;
-      server = undefined;
-      dropAll();
-      if (current === undefined) return resolve();
-      current.close(() => resolve());
-    });
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    cut: close,
-    restore: async () => {
-      if (server === undefined) await listen();
-    },
-    loseResponses: async (ms) => {
-      losing = true;
-      lost = 0;
-      await new Promise((resolve) => setTimeout(resolve, ms));
-      dropAll();
-      losing = false;
-      return lost;
-    },
-    close,
-  };
 }

@@ -1,6 +1,8 @@
 /**
  * A TCP proxy in front of a real server, to make it unavailable on demand: `cut()` drops every connection and
- * refuses new ones (as a crashed or unreachable database would), `restore()` accepts again.
+ * refuses new ones (as a crashed or unreachable database or broker would), `restore()` accepts again on the same port
+ * (a Kafka broker advertises it). `loseResponses(ms)` throws the server's answers away for a while, then drops the
+ * connections: the server acted, the client never heard (used by the Kafka harness, `kafka-broker.ts`).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -8,6 +10,8 @@ export interface TcpProxy {
   readonly port: number;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** For `ms`, requests reach the server but its responses are dropped; then every connection is. Returns chunks lost. */
+  loseResponses(ms: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -15,6 +19,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let losing = false;
+  let lost = 0;
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -29,7 +35,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         };
         client.on('error', drop).on('close', drop);
         upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
+        client.pipe(upstream);
+        upstream.on('data', (chunk: Buffer) => {
+          if (losing) lost += 1;
+          else client.write(chunk);
+        });
       });
       created.once('error', reject);
       created.listen(port, '127.0.0.1', () => {
@@ -40,12 +50,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       });
     });
 
+  const dropAll = () => {
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  };
   const stopListening = () =>
     new Promise<void>((resolve) => {
       const current = server;
       server = undefined;
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
+      dropAll();
       if (current === undefined) return resolve();
       current.close(() => resolve());
     });
@@ -58,6 +71,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     cut: stopListening,
     restore: async () => {
       if (server === undefined) await listen();
+    },
+    loseResponses: async (ms) => {
+      losing = true;
+      lost = 0;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      dropAll();
+      losing = false;
+      return lost;
     },
     close: stopListening,
   };
