@@ -57,7 +57,27 @@ export async function runRig(options: RigOptions): Promise<RigResult> {
       log,
     });
     const drivingStart = Date.now();
-    const faults = Promise.all(schedule.faults.map((fault) => applyAt(cluster, fault, drivingStart, log)));
+    // One fault at a time per server: a restart whose start outlasts its planned duration finishes before the next
+    // fault on that server begins. After a failure, faults still waiting are not applied.
+    const lanes = new Map<string, Promise<void>>();
+    let failed = false;
+    const faults = Promise.all(
+      schedule.faults.map(async (fault) => {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, drivingStart + fault.atMs - Date.now())));
+        const lane = serverOf(fault);
+        const run = (lanes.get(lane) ?? Promise.resolve()).then(async () => {
+          if (failed) return;
+          try {
+            await applyFault(cluster, fault, log);
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        });
+        lanes.set(lane, run.catch(() => undefined));
+        await run;
+      }),
+    );
     const driving = driver.done;
     await Promise.all([driving, faults]);
     const drivingMs = Date.now() - drivingStart;
@@ -103,8 +123,14 @@ async function waitForInstances(cluster: Cluster): Promise<void> {
   }
 }
 
-async function applyAt(cluster: Cluster, fault: Fault, start: number, log: (line: string) => void): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + fault.atMs - Date.now())));
+function serverOf(fault: Fault): string {
+  if (fault.kind === 'kill-instance') return `instance-${fault.target}`;
+  if (fault.kind.endsWith('broker')) return 'broker';
+  if (fault.kind.endsWith('nats')) return 'nats';
+  return 'postgres';
+}
+
+async function applyFault(cluster: Cluster, fault: Fault, log: (line: string) => void): Promise<void> {
   log(`fault ${fault.kind}${fault.target === undefined ? '' : ` ${fault.target}`} for ${fault.durationMs} ms`);
   const hold = () => new Promise((resolve) => setTimeout(resolve, fault.durationMs));
   switch (fault.kind) {
