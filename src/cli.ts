@@ -11,12 +11,10 @@ import { registerAdoptCommand } from './adopt.command.js';
 import { registerBenchCommand } from './bench.command.js';
 import { SchemaNotRecognisedError } from './platform/postgres/acme-adoption.js';
 import { registerProjectionsCommand } from './projections.command.js';
-import { openDatabase, SERVICE_VERSION, startService } from './service.js';
+import { openDatabase } from './platform/postgres/open-database.js';
+import { SERVICE_VERSION, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
-import { publishUserRegisteredCommand } from './individual-customers/publish-user-registered.cli.js';
-import { publishCustomerRegisteredCommand } from './corporate-customers/publish-customer-registered.js';
-import { registerCorporateCustomerCommand } from './corporate-customers/register-corporate-customer.job.js';
-import { importKnapscenCommand } from './corporate-customers/import-knapscen.js';
+import { flows } from './flows.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -48,13 +46,15 @@ export function buildCli(): Command {
   deadLettersCommand(program);
   registerProjectionsCommand(program);
   registerAdoptCommand(program);
-  program.command('import').description('copy existing data of a system this one replaces').addCommand(importKnapscenCommand());
-  // Corporate flow (NATS / Sveltos Job mode).
-  program.addCommand(registerCorporateCustomerCommand());
+  // Every flow's commands (src/flows.ts): its own ones (Job mode…), its imports and its sample publishers.
+  const importCommand = program.command('import').description('copy existing data of a system this one replaces');
+  for (const flow of flows) flow.commands?.top?.(program);
   // `publish` is the parent of every flow's sample publisher (knapscen's publish-*.sh scripts, the identity service).
-  publishUserRegisteredCommand(program);
-  const publish = program.commands.find((command) => command.name() === 'publish');
-  publish?.addCommand(publishCustomerRegisteredCommand());
+  const publish = program.command('publish').description('send sample or given events to Kafka, NATS or HTTP (demos, load, support)');
+  for (const flow of flows) {
+    flow.commands?.publish?.(publish);
+    flow.commands?.import?.(importCommand);
+  }
   registerBenchCommand(program);
 
   return program;

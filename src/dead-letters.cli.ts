@@ -2,49 +2,26 @@
  * `customer-service dead-letters list | show | replay | discard`: the operator's view of parked input (SPEC §2.3).
  *
  * Replay pushes a letter's original bytes through the same decoding and use case as a live delivery, chosen by the
- * letter's transport from `replayHandlers`; a replay is deduplicated like a redelivery, so replaying twice is harmless.
+ * letter's transport and source from the flows' replay routes (`src/flows.ts`); a replay is deduplicated like a redelivery, so replaying twice is harmless.
  * Exit codes: 0 done, 1 a transient failure (try again), 2 a letter is still not acceptable or does not exist.
  */
 import { pino } from 'pino';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from './config.js';
-import { corporateReplayHandler } from './corporate-customers/customer-registered.nats.js';
-import { createUserEventsHandler } from './individual-customers/user-events.consumer.js';
-import { createRegisterCustomers } from './individual-customers/register-customers.js';
-import { v7 as uuidv7 } from 'uuid';
-import { outboxReplayHandler, replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
-import { createSchemaRegistry } from './platform/avro/schema-registry.js';
+import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
+import { replayHandlersOf } from './flows.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createProgress, type Progress } from './platform/progress.js';
 import type { Metrics } from './platform/metrics.js';
 import type { Pool } from './platform/postgres/database.js';
 import { getDeadLetter, listDeadLetters, resolveDeadLetter, type DeadLetter, type DeadLetterStatus } from './platform/postgres/dead-letters.js';
-import { openDatabase } from './service.js';
+import { openDatabase } from './platform/postgres/open-database.js';
 import { InvalidInputError } from './platform/validation.js';
 import { maskEmails, maskPayloadText } from './platform/personal-data.js';
 
-/** Replay handlers by transport. Each flow that parks messages adds its own here. */
+/** Replay routes of every flow (`src/flows.ts`), by transport and source. */
 export function replayHandlers(config: Config, pool: Pool, logger: Logger, metrics?: Metrics): ReplayHandlers {
-  const register = createRegisterCustomers({
-    pool,
-    numberPrefix: config.customers.numberPrefix,
-    clock: () => new Date(),
-    newId: () => uuidv7(),
-    // The service's console passes its metrics, so replayed registrations count like any other.
-    ...(metrics === undefined ? {} : { metrics }),
-  });
-  return {
-    kafka: createUserEventsHandler({
-      register,
-      pool,
-      logger,
-      maxMessageBytes: config.kafka.maxMessageBytes,
-      // Parked Avro messages decode through the registry on replay, as they would have live.
-      ...(config.kafka.schemaRegistry === undefined ? {} : { schemaRegistry: createSchemaRegistry(config.kafka.schemaRegistry) }),
-    }).replay,
-    nats: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }),
-    outbox: outboxReplayHandler(pool),
-  };
+  return replayHandlersOf({ config, pool, logger, ...(metrics === undefined ? {} : { metrics }) });
 }
 
 const STATUSES: readonly DeadLetterStatus[] = ['parked', 'replayed', 'discarded'];

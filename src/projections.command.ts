@@ -12,7 +12,7 @@ import { openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createLogger } from './platform/logger.js';
 import { createProgress } from './platform/progress.js';
 import { rebuildProjection } from './platform/postgres/projection-rebuild.js';
-import { openDatabase } from './service.js';
+import { openDatabase } from './platform/postgres/open-database.js';
 
 export function registerProjectionsCommand(program: Command): void {
   const projections = program.command('projections').description('manage the read-model projections');

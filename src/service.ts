@@ -6,75 +6,33 @@ import { readFileSync } from 'node:fs';
 import { v7 as uuidv7 } from 'uuid';
 import { buildApp } from './app.js';
 import { authenticatorFor, decideAuth } from './platform/auth/authenticator.js';
-import type { Config, DatabaseConfig, DatabaseTls } from './config.js';
+import type { Config } from './config.js';
 import { customerProjection } from './individual-customers/customer-read-model.js';
 import { openCustomerReadModel } from './individual-customers/open-read-model.js';
 import { createRegisterCustomers } from './individual-customers/register-customers.js';
 import { createActivateCustomers } from './individual-customers/activate-customers.js';
 import { dependencyStates, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
-import { startInBackground, type BackgroundStart } from './platform/background-start.js';
+import { startInBackground } from './platform/background-start.js';
 import { withoutUserinfo, type Logger } from './platform/logger.js';
-import { createPool, isReachable, type Pool, type PoolTimeouts } from './platform/postgres/database.js';
-import { startEmbeddedPostgres } from './platform/postgres/embedded.js';
+import { isReachable } from './platform/postgres/database.js';
+import { openDatabase } from './platform/postgres/open-database.js';
 import { createMetrics } from './platform/metrics.js';
 import { parkedCounts } from './platform/postgres/dead-letters.js';
-import { migrate } from './platform/postgres/migrate.js';
-import { startKafkaFlow, type KafkaFlow } from './individual-customers/kafka-flow.js';
+import { startKafkaFlow } from './individual-customers/kafka-flow.js';
 import { createWakeSignal, fanOut } from './platform/wake-signal.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
 import { createProjector } from './platform/postgres/projector.js';
 import { startTracing, type Tracing } from './platform/telemetry/index.js';
 import { findCompany } from './corporate-customers/company-store.js';
 import { corporateCustomerRoutes, customerRegisteredIntake } from './corporate-customers/corporate-customers.http.js';
-import { startCorporateNats, type CorporateNats } from './corporate-customers/corporate-nats.js';
+import { startCorporateNats } from './corporate-customers/corporate-nats.js';
 import { KNAPSCEN_MIRROR_PROJECTION, knapscenViolations, openKnapscenMirror } from './corporate-customers/knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './corporate-customers/register-corporate-customer.js';
 import { consoleRoutes } from './operations/console.routes.js';
-import { replayHandlers } from './dead-letters.cli.js';
+import { outboxDestinations, replayHandlersOf } from './flows.js';
+import { createTeardown, orTearDown } from './platform/teardown.js';
 
-export interface Database {
-  readonly pool: Pool;
-  readonly embedded: boolean;
-  close(): Promise<void>;
-}
-
-/** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
-export async function openDatabase(config: DatabaseConfig, logger: Logger, timeouts?: PoolTimeouts): Promise<Database> {
-  let connectionString: string;
-  let tls: DatabaseTls | undefined;
-  let stopEmbedded: (() => Promise<void>) | undefined;
-  if (config.kind === 'embedded') {
-    logger.info({ dataDir: config.dataDir, port: config.port }, 'no database configured: starting embedded PostgreSQL');
-    const embedded = await startEmbeddedPostgres({
-      dataDir: config.dataDir,
-      port: config.port,
-      onLog: (message) => logger.debug({ postgres: message.trim() }, 'embedded postgres'),
-      onStale: (message) => logger.warn(message),
-    });
-    connectionString = embedded.connectionString;
-    stopEmbedded = () => embedded.stop();
-  } else {
-    connectionString = config.connectionString;
-    tls = config.tls;
-  }
-  const pool = createPool(connectionString, config.poolSize, tls, timeouts);
-  try {
-    const report = await migrate(pool);
-    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
-  } catch (error) {
-    await pool.end();
-    await stopEmbedded?.();
-    throw error;
-  }
-  return {
-    pool,
-    embedded: stopEmbedded !== undefined,
-    close: async () => {
-      await pool.end();
-      await stopEmbedded?.();
-    },
-  };
-}
+export { openDatabase, type Database } from './platform/postgres/open-database.js';
 
 export interface RunningService {
   readonly url: string;
@@ -104,30 +62,25 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   } else {
     logger.warn('authentication is off (AUTH_MODE=none): the API, including customer lookups, is open to anyone who can reach this port');
   }
+  // Everything started registers its stop here: shutdown, and a start that fails half-way, stop it in reverse order.
+  const teardown = createTeardown();
   const tracing = await startTelemetry(config, logger);
-  let database: Database;
-  try {
-    database = await openDatabase(config.database, logger, config.databaseTimeouts);
-  } catch (error) {
-    await tracing.shutdown();
-    throw error;
-  }
+  teardown.defer(() => tracing.shutdown());
+  const database = await orTearDown(teardown, () => openDatabase(config.database, logger, config.databaseTimeouts));
+  teardown.defer(() => database.close());
   let accepting = true;
   // Readiness is UP only while what the HTTP API needs answers (PostgreSQL, the read-model store). Brokers and mirrors
   // are background components: /health and dependency_up report them; an outage pauses their consumers, not reads.
   const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
   const components: Record<string, ComponentProbe> = {};
   const metrics = createMetrics({
-    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool) },
+    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool), outboxDestinations },
     dependencies: () => dependencyStates({ checks: healthChecks, components }),
     build: { version: SERVICE_VERSION, revision: config.buildRevision },
   });
   // Read model: documents projected from the event store; the projector is woken by every local commit.
-  const readModel = await openCustomerReadModel(config.readModel, database.pool).catch(async (error: unknown) => {
-    await database.close();
-    await tracing.shutdown();
-    throw error;
-  });
+  const readModel = await orTearDown(teardown, () => openCustomerReadModel(config.readModel, database.pool));
+  teardown.defer(() => readModel.close());
   const projectorWake = createWakeSignal();
   const projector = createProjector({
     pool: database.pool,
@@ -165,6 +118,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   // knapscen's MySQL mirror (KNAPSCEN_MYSQL_URL): a projection of its own, woken by corporate commits.
   const mirrorWake = createWakeSignal();
   const knapscenMirror = config.knapscenMirror === undefined ? undefined : openKnapscenMirror(config.knapscenMirror.mysqlUrl, logger);
+  if (knapscenMirror !== undefined) teardown.defer(() => knapscenMirror.close());
   const mirrorProjector =
     knapscenMirror === undefined
       ? undefined
@@ -177,6 +131,9 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
           batchSize: config.readModel.batchSize,
           pollIntervalMs: config.readModel.pollIntervalMs,
         });
+  // Projectors stop (finishing their batch) before the stores they write to close.
+  if (mirrorProjector !== undefined) teardown.defer(() => mirrorProjector.stop());
+  teardown.defer(() => projector.stop());
   if (knapscenMirror !== undefined) {
     // A background component like the brokers: MySQL down pauses the mirror (its projector retries), not reads.
     // The details never show the URL (it holds knapscen's password).
@@ -191,6 +148,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   }
   const registerCorporateCustomer = createRegisterCorporateCustomer({
     metrics,
+    logger,
     publishEmails: config.corporate.publishEmails,
     pool: database.pool,
     clock: () => new Date(),
@@ -200,7 +158,6 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   // A NATS server unreachable at start does not stop the service: it connects in the background (Job mode, which
   // has its own connection, still exits 1 so that its Job is retried).
-  let corporateNats: BackgroundStart<CorporateNats> | undefined;
   if (config.nats !== undefined) {
     const natsConfig = config.nats;
     const nats = await startInBackground({
@@ -209,7 +166,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       start: () =>
         startCorporateNats({ config: natsConfig, pool: database.pool, register: registerCorporateCustomer, logger, metrics, wake: corporateWake }),
     });
-    corporateNats = nats;
+    teardown.defer(() => nats.stop());
     // Once connected, a PING/PONG round trip; while the client reconnects it does not answer, and the probe's timeout says DOWN.
     components.nats = async () => {
       const started = nats.current();
@@ -224,7 +181,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       (api) => corporateCustomerRoutes(api, (id) => findCompany(database.pool, id)),
       // The operator console; replays go through the same handlers as `dead-letters replay`.
       (api) =>
-        consoleRoutes(api, { pool: database.pool, metrics, findCustomer: (key) => readModel.find(key), replay: replayHandlers(config, database.pool, logger, metrics) }),
+        consoleRoutes(api, { pool: database.pool, metrics, findCustomer: (key) => readModel.find(key), replay: replayHandlersOf({ config, pool: database.pool, logger, metrics }) }),
     ],
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
@@ -239,24 +196,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     accepting: () => accepting,
     security: { authenticator, rateLimits: config.rateLimits },
   });
-  let url: string;
-  try {
-    url = await app.listen({ host: config.http.host, port: config.http.port });
-  } catch (error) {
-    await corporateNats?.stop();
-    await readModel.close();
-    await database.close();
-    await tracing.shutdown();
-    throw error;
-  }
+  const url = await orTearDown(teardown, () => app.listen({ host: config.http.host, port: config.http.port }));
   projector.start();
   mirrorProjector?.start();
   logger.info({ url }, 'customer-service is listening');
 
   // Kafka: consumer of identity.user.events and relay to customer.events, only when brokers are configured.
-  let kafkaFlow: KafkaFlow | undefined;
   if (config.kafka.brokers.length > 0) {
-    kafkaFlow = startKafkaFlow({
+    const flow = startKafkaFlow({
       config: config.kafka,
       pool: database.pool,
       register: registerCustomers,
@@ -265,7 +212,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       metrics,
       relayWake,
     });
-    const flow = kafkaFlow;
+    teardown.defer(() => flow.stop());
     logger.info({ brokers: config.kafka.brokers }, 'Kafka consumer and relay connect in the background: readiness does not wait for the broker');
     components.kafka = async () => ((await flow.isReachable()) ? { status: 'UP' } : { status: 'DOWN', details: { brokers: config.kafka.brokers } });
   } else {
@@ -280,18 +227,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       // 2. Stop taking work: the listener closes, requests in flight finish (their transactions commit), requests
       //    arriving on open connections meanwhile get 503 and write nothing.
       await app.close();
-      // 3. Consumers stop (Kafka, NATS: they finish and acknowledge their current batch), then the outbox relays
-      //    publish what they can before the deadline: whatever is left is published by the next instance.
-      await kafkaFlow?.stop();
-      await corporateNats?.stop();
-      // 4. The projector finishes its batch; connections close last, once nothing uses them; buffered spans are
-      //    exported (bounded).
-      await projector.stop();
-      await mirrorProjector?.stop();
-      await knapscenMirror?.close();
-      await readModel.close();
-      await database.close();
-      await tracing.shutdown();
+      // 3. Then everything else, in the reverse order of its start (the teardown stack): consumers (Kafka, NATS: they
+      //    finish and acknowledge their current batch) and their outbox relays, which publish what they can before
+      //    the deadline (whatever is left is published by the next instance); the projectors finish their batch;
+      //    connections close last, once nothing uses them; buffered spans are exported (bounded).
+      await teardown.run();
       logger.info('customer-service stopped');
     },
   };

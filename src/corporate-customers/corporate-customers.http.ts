@@ -61,6 +61,11 @@ export function customerRegisteredIntake(register: RegisterCorporateCustomer): I
   return {
     documentation: {
       cloudEventData: { [CUSTOMER_REGISTERED_TYPE]: jsonSchemaOf(companyDataSchema, 'input') },
+      invalidInput: {
+        UNKNOWN_TIER: 'a subscription_tier other than basic, groovy, far-out',
+        UNKNOWN_ROLE: 'a user role that is not known',
+        DUPLICATE_EMAIL: 'two users of one registration share an e-mail',
+      },
       conflicts: {
         EMAIL_TAKEN: 'a user e-mail already belongs to another company',
         INVALID_VALUE: 'the event id was already processed for another company',
@@ -77,7 +82,7 @@ export function customerRegisteredIntake(register: RegisterCorporateCustomer): I
             return { outcome: result.outcome, body: { customerId: result.company.customerId } };
           case 'rejected':
             // A registration the knapscen mirror cannot hold is invalid here (400); the others conflict with data (409).
-            throw new HttpProblem({ ...invalidInput(result.error), status: result.error.code === 'NOT_MIRRORABLE' ? 400 : 409 });
+            throw new HttpProblem({ ...invalidInput(result.error), status: result.error.code === 'NOT_MIRRORABLE' ? 400 : 409 }, { outcomeLogged: true });
           default:
             return assertNever(result);
         }

@@ -17,6 +17,8 @@ import { createOutboxRelay, type OutboxRelay } from '../platform/postgres/outbox
 import { createWakeSignal, type WakeSignal } from '../platform/wake-signal.js';
 import { createCustomerRegisteredHandler } from './customer-registered.nats.js';
 import type { RegisterCorporateCustomer } from './register-corporate-customer.js';
+import type { OutboxDeclaration } from '../platform/postgres/outbox.js';
+import { CUSTOMER_SAVED, USER_SAVED } from './outbox.js';
 
 /**
  * Finds (or creates, unless NATS_ENSURE_STREAM=false) the streams of the flow's subjects; returns subject → stream.
@@ -45,18 +47,18 @@ export interface CorporateRelaysOptions {
 /** The relays of `customer-saved` and `user-saved`. */
 export function createCorporateRelays(options: CorporateRelaysOptions): { readonly customerSaved: OutboxRelay; readonly userSaved: OutboxRelay } {
   // The relay opens the per-message publish_* spans of SPEC §6; the publisher's span covers one batch sent.
-  const relay = (destination: 'customer-saved' | 'user-saved', subject: string, wake: WakeSignal) =>
+  const relay = (declaration: OutboxDeclaration, subject: string, wake: WakeSignal) =>
     createOutboxRelay({
       pool: options.pool,
-      destination,
+      ...declaration,
       publish: createJetStreamPublisher({ js: options.js, subject, spanName: `send ${subject}` }),
       wake,
       logger: options.logger,
-      onPublished: (messages) => options.metrics?.outboxPublished.inc({ destination }, messages.length),
+      onPublished: (messages) => options.metrics?.outboxPublished.inc({ destination: declaration.destination }, messages.length),
     });
   return {
-    customerSaved: relay('customer-saved', options.config.subjects.customerSaved, options.wake?.customerSaved ?? createWakeSignal()),
-    userSaved: relay('user-saved', options.config.subjects.userSaved, options.wake?.userSaved ?? createWakeSignal()),
+    customerSaved: relay(CUSTOMER_SAVED, options.config.subjects.customerSaved, options.wake?.customerSaved ?? createWakeSignal()),
+    userSaved: relay(USER_SAVED, options.config.subjects.userSaved, options.wake?.userSaved ?? createWakeSignal()),
   };
 }
 

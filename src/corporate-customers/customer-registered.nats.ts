@@ -38,13 +38,11 @@ export function createCustomerRegisteredHandler(register: RegisterCorporateCusto
         ...(message.streamSequence === undefined ? {} : { streamSequence: message.streamSequence }),
       },
     });
-    const context = { eventId: event.id, correlationId: event.id, customerId: parsed.value.companyId };
+    // The use case has written the outcome line.
     switch (result.outcome) {
       case 'created':
-        logger.info({ ...context, users: result.company.users.length }, 'corporate customer registered');
         return { status: 'processed' };
       case 'duplicate':
-        logger.debug({ ...context, reason: result.reason }, 'duplicate corporate registration; nothing written');
         return { status: 'duplicate' };
       case 'rejected':
         return { status: 'invalid', code: result.error.code, message: result.error.message, messageId: event.id };
@@ -99,7 +97,7 @@ export function createCorporateReplay(deps: {
   readonly newId: () => string;
   readonly subject?: string;
 }): (id: string) => Promise<ReplayResult> {
-  const register = createRegisterCorporateCustomer({ pool: deps.pool, clock: deps.clock ?? (() => new Date()), newId: deps.newId });
+  const register = createRegisterCorporateCustomer({ pool: deps.pool, clock: deps.clock ?? (() => new Date()), newId: deps.newId, logger: deps.logger });
   const handle = createCustomerRegisteredHandler(register, deps.logger);
   return (id) => replayCorporateDeadLetter({ pool: deps.pool, handle, ...(deps.subject === undefined ? {} : { subject: deps.subject }) }, id);
 }
@@ -118,6 +116,7 @@ export function corporateReplayHandler(deps: {
     pool: deps.pool,
     clock: () => new Date(),
     newId: deps.newId,
+    logger: deps.logger,
     ...(deps.publishEmails === undefined ? {} : { publishEmails: deps.publishEmails }),
   });
   const handle = createCustomerRegisteredHandler(register, deps.logger);

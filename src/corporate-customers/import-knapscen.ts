@@ -16,7 +16,7 @@ import { ConfigError, loadConfig } from '../config.js';
 import { createLogger } from '../platform/logger.js';
 import { createProgress } from '../platform/progress.js';
 import { withTransaction, type Pool, type Queryable } from '../platform/postgres/database.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../platform/postgres/open-database.js';
 import { lockRegistration } from './register-corporate-customer.js';
 import { emailKey, NAME_MAX_LENGTH, parseCompanyId, SUBSCRIPTION_TIERS, USER_ROLES } from './domain/company.js';
 

@@ -8,7 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Command, InvalidArgumentError } from 'commander';
 import { v4 as uuidv4 } from 'uuid';
 import { ConfigError, loadConfig } from '../config.js';
-import { authorization } from '../individual-customers/publish-user-registered.cli.js';
+import { authorization } from '../platform/http/publish-authorization.js';
 import { connectNats } from '../platform/nats/connection.js';
 import { ensureCorporateStreams } from './corporate-nats.js';
 import { SUBSCRIPTION_TIERS, type UserRole } from './domain/company.js';

@@ -16,7 +16,7 @@ import { maskEmails } from '../platform/personal-data.js';
 import type { Pool } from '../platform/postgres/database.js';
 import { connectNats } from '../platform/nats/connection.js';
 import { InvalidInputError, PLAUSIBLE_YEARS, isPlausibleYear, type FieldViolation, type Parsed } from '../platform/validation.js';
-import { openDatabase } from '../service.js';
+import { openDatabase } from '../platform/postgres/open-database.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
 import { companyIdFor, type CompanyFacts } from './domain/company.js';
@@ -161,6 +161,7 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
       // The running service mirrors into knapscen's MySQL; a registration it could not hold is refused here too.
       ...(config.knapscenMirror === undefined ? {} : { extraChecks: (company: CompanyFacts) => knapscenViolations(company, 'COMPANY_DATA') }),
       publishEmails: config.corporate.publishEmails,
+      logger,
     });
     const result = await register({ registration: parsed.value, source: { transport: 'job' } });
     if (result.outcome === 'rejected') return rejected(result.error, config.log.personalData);

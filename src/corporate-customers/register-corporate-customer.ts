@@ -28,6 +28,8 @@ import {
   type CustomerSaved,
   type UserSaved,
 } from './domain/events.js';
+import { CUSTOMER_SAVED, USER_SAVED } from './outbox.js';
+import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'corporate-customers';
@@ -60,6 +62,8 @@ export interface RegisterCorporateCustomerDeps {
   readonly extraChecks?: (company: CorporateRegistration['company']) => FieldViolation[];
   /** False: `customer-saved` and `user-saved` are written to the outbox without e-mail addresses (NATS_PUBLISH_EMAILS). */
   readonly publishEmails?: boolean;
+  /** One line per outcome (processed, duplicate at debug, rejected), as every flow writes it: `platform/outcome-log.ts`. */
+  readonly logger?: OutcomeLogger;
 }
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
@@ -178,7 +182,7 @@ async function registerWithin(
     headers,
     payload: JSON.stringify(event),
   });
-  await enqueue(client, [outbox('customer-saved', saved), ...usersSaved.map((event) => outbox('user-saved', event))]);
+  await enqueue(client, [outbox(CUSTOMER_SAVED.destination, saved), ...usersSaved.map((event) => outbox(USER_SAVED.destination, event))]);
   return { outcome: 'created', company, customerSaved: saved, userSaved: usersSaved };
 }
 
@@ -197,6 +201,7 @@ function record(
   result: CorporateRegistrationResult,
   startedAt: number,
 ): void {
+  if (deps.logger !== undefined) logResult(deps.logger, command, result);
   const { metrics } = deps;
   if (metrics === undefined) return;
   metrics.customerCreated.inc({ status: result.outcome });
@@ -205,6 +210,28 @@ function record(
   const timestamp = Date.parse(command.registration.time ?? '');
   if (Number.isFinite(timestamp)) {
     metrics.eventProcessingLag.observe({ event_type: CUSTOMER_REGISTERED_TYPE }, Math.max(0, (Date.now() - timestamp) / 1000));
+  }
+}
+
+function logResult(logger: OutcomeLogger, command: RegisterCorporateCustomerCommand, result: CorporateRegistrationResult): void {
+  const { registration } = command;
+  // A CloudEvent carries no correlation id of its own: its id is where the chain starts.
+  const ids = { eventId: registration.eventId, correlationId: registration.eventId, eventType: CUSTOMER_REGISTERED_TYPE, transport: transportOf(command.source) };
+  const messages = {
+    processed: 'corporate customer registered',
+    duplicate: 'duplicate corporate registration: nothing written',
+    rejected: 'corporate registration rejected',
+  };
+  switch (result.outcome) {
+    case 'created':
+      logHandled(logger, ids, { outcome: 'processed', customerId: result.company.customerId }, messages);
+      return;
+    case 'duplicate':
+      logHandled(logger, ids, { outcome: 'duplicate', customerId: result.company.customerId, reason: result.reason }, messages);
+      return;
+    case 'rejected':
+      logHandled(logger, ids, { outcome: 'rejected', reason: result.error.code }, messages);
+      return;
   }
 }
 

@@ -14,7 +14,7 @@ import { context, trace, type Span } from '@opentelemetry/api';
 import { createCoalescer } from '../platform/coalesce.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { logOutcome } from '../platform/outcome-log.js';
+import { logHandled, transportOf } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
@@ -29,6 +29,7 @@ import type { Customer } from './domain/customer.js';
 import type { CustomerActivated } from './domain/events.js';
 import { INBOX_CONSUMER, lockUsersStatement } from './register-customers.js';
 import type { UserActivated } from './user-activated.schema.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 export interface ActivateCustomerCommand {
   readonly event: UserActivated;
@@ -215,7 +216,7 @@ async function activateWithin(
           const stored = traceOf(index);
           return {
             eventId: event.eventId,
-            destination: 'customer-events',
+            destination: CUSTOMER_EVENTS.destination,
             aggregateId: event.aggregateId,
             key: event.aggregateId,
             // The headers of CustomerRegistered (SPEC §4 "Kafka").
@@ -256,18 +257,19 @@ function fieldsOf(command: ActivateCustomerCommand) {
     eventId: command.event.eventId,
     correlationId: command.event.correlationId ?? command.event.eventId,
     eventType: command.event.eventType,
-    transport: typeof command.source?.transport === 'string' ? command.source.transport : undefined,
+    transport: transportOf(command.source),
   };
 }
 
 function logResult(logger: Logger, command: ActivateCustomerCommand, result: ActivationResult): void {
   const fields = fieldsOf(command);
+  const messages = { processed: 'customer activated', duplicate: 'duplicate activation: nothing written' };
   switch (result.outcome) {
     case 'activated':
-      logOutcome(logger, 'processed', { ...fields, customerId: result.customer.customerId }, 'customer activated');
+      logHandled(logger, fields, { outcome: 'processed', customerId: result.customer.customerId }, messages);
       return;
     case 'duplicate':
-      logOutcome(logger, 'duplicate', { ...fields, customerId: result.customer.customerId, reason: result.reason }, 'duplicate activation: nothing written');
+      logHandled(logger, fields, { outcome: 'duplicate', customerId: result.customer.customerId, reason: result.reason }, messages);
       return;
     case 'customer-not-found':
       // Not yet an outcome: Kafka retries it (and parks it at the end), HTTP answers 409.

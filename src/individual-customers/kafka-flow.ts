@@ -15,6 +15,7 @@ import type { ActivateCustomers } from './activate-customers.js';
 import type { RegisterCustomers } from './register-customers.js';
 import { startAvroSchemas } from './avro-schemas.js';
 import { createUserEventsConsumer } from './user-events.consumer.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 export interface KafkaFlowDeps {
   readonly config: KafkaConfig;
@@ -79,7 +80,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
   });
   const relay = createOutboxRelay({
     pool: deps.pool,
-    destination: 'customer-events',
+    ...CUSTOMER_EVENTS,
     publish: async (messages) =>
       publisher.publish(
         avroOut === undefined
@@ -98,7 +99,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     // A message the broker refuses is retried along the same schedule as input, then parked (issue 13).
     refusalRetryBackoffMs: deps.config.retryBackoffMs,
     onPublished: (messages) => {
-      deps.metrics.outboxPublished.inc({ destination: 'customer-events' }, messages.length);
+      deps.metrics.outboxPublished.inc({ destination: CUSTOMER_EVENTS.destination }, messages.length);
       deps.onPublished?.();
     },
   });

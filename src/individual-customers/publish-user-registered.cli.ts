@@ -14,6 +14,7 @@ import { createProgress, type Progress } from '../platform/progress.js';
 import { eventsEndpoint } from '../platform/http/service-url.js';
 import { InvalidInputError } from '../platform/validation.js';
 import { createUserRegisteredGenerator } from './user-registered.generator.js';
+import { authorization } from '../platform/http/publish-authorization.js';
 
 interface PublishOptions {
   count: string;
@@ -31,10 +32,8 @@ interface OutgoingEvent {
 }
 
 /** Adds `user-registered` under the `publish` command (created here when no other flow created it yet). */
-export function publishUserRegisteredCommand(program: Command): void {
-  const publish =
-    program.commands.find((command) => command.name() === 'publish') ??
-    program.command('publish').description('send sample or given events to Kafka, NATS or HTTP (demos, load, support)');
+/** `publish user-registered`, added to the CLI's `publish` (it inherits its settings: usage errors exit 2). */
+export function publishUserRegisteredCommand(publish: Command): void {
   publish
     .command('user-registered')
     .description('send UserRegistered events: --count generated ones, or the ones in --file')
@@ -121,11 +120,6 @@ async function toKafka(
     await producer.disconnect();
   }
   return { sent: events.length, topic };
-}
-
-/** The service may require a credential (docs/security.md): PUBLISH_HTTP_TOKEN, an API key or a token. */
-export function authorization(config: Pick<Config, 'publish'>): Record<string, string> {
-  return config.publish.httpToken === undefined ? {} : { authorization: `Bearer ${config.publish.httpToken}` };
 }
 
 async function toHttp(

@@ -12,7 +12,7 @@
 import { createCoalescer } from '../platform/coalesce.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
-import { logOutcome } from '../platform/outcome-log.js';
+import { logHandled, transportOf } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { withTransaction } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
@@ -22,34 +22,19 @@ import { enqueueStatement } from '../platform/postgres/outbox.js';
 import { runTogether } from '../platform/postgres/statements.js';
 import { InvalidInputError } from '../platform/validation.js';
 import { findRegistrationState, insertCustomersStatements } from './customer-store.js';
-import type { Customer } from './domain/customer.js';
 import { newCustomer } from './domain/customer.js';
 import { formatCustomerNumber, yearMonthOf, type YearMonth } from './domain/customer-number.js';
-import { customerRegistered, type CustomerRegistered } from './domain/events.js';
+import { customerRegistered } from './domain/events.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 import type { UserRegistered } from './user-registered.schema.js';
 import { startRegistrationSpans, type RegistrationSpans } from './registration-tracing.js';
+import type { RegisterCustomer, RegistrationResult } from './registration.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'individual-customers';
 
-export interface RegisterCustomer {
-  readonly event: UserRegistered;
-  /** W3C trace context of the incoming message, stored in the event metadata and forwarded on publication. */
-  readonly trace?: { readonly traceparent?: string; readonly tracestate?: string };
-  /** Where the input came from (transport, topic, partition, offset…), kept in the event metadata. */
-  readonly source?: Readonly<Record<string, unknown>>;
-}
-
-export type RegistrationResult =
-  | { readonly outcome: 'created'; readonly customer: Customer; readonly event: CustomerRegistered }
-  | {
-      readonly outcome: 'duplicate';
-      readonly reason: 'redelivered' | 'user-already-registered';
-      readonly customer: Customer;
-    }
-  | { readonly outcome: 'rejected'; readonly error: InvalidInputError }
-  | { readonly outcome: 'failed'; readonly error: unknown; readonly transient: boolean };
+export type { RegisterCustomer, RegistrationResult } from './registration.js';
 
 export interface RegisterCustomersDeps {
   readonly pool: Pool;
@@ -228,7 +213,7 @@ async function registerWithin(
       enqueueStatement(
         created.map(({ command, domainEvent }) => ({
           eventId: domainEvent.eventId,
-          destination: 'customer-events',
+          destination: CUSTOMER_EVENTS.destination,
           aggregateId: domainEvent.aggregateId,
           key: domainEvent.aggregateId,
           headers: {
@@ -285,21 +270,22 @@ function record(
 }
 
 function logResult(logger: Logger, command: RegisterCustomer, result: RegistrationResult): void {
-  const fields = {
+  const ids = {
     eventId: command.event.eventId,
     correlationId: command.event.correlationId ?? command.event.eventId,
     eventType: command.event.eventType,
-    transport: typeof command.source?.transport === 'string' ? command.source.transport : undefined,
+    transport: transportOf(command.source),
   };
+  const messages = { processed: 'customer registered', duplicate: 'duplicate registration: nothing written', rejected: 'registration rejected' };
   switch (result.outcome) {
     case 'created':
-      logOutcome(logger, 'processed', { ...fields, customerId: result.customer.customerId }, 'customer registered');
+      logHandled(logger, ids, { outcome: 'processed', customerId: result.customer.customerId }, messages);
       return;
     case 'duplicate':
-      logOutcome(logger, 'duplicate', { ...fields, customerId: result.customer.customerId, reason: result.reason }, 'duplicate registration: nothing written');
+      logHandled(logger, ids, { outcome: 'duplicate', customerId: result.customer.customerId, reason: result.reason }, messages);
       return;
     case 'rejected':
-      logOutcome(logger, 'rejected', { ...fields, reason: result.error.code }, 'registration rejected');
+      logHandled(logger, ids, { outcome: 'rejected', reason: result.error.code }, messages);
       return;
     case 'failed':
       logFailureWith(logger, command, result.error);

@@ -14,7 +14,7 @@ import {
   tracer,
   type TraceContext,
 } from '../platform/telemetry/index.js';
-import type { RegisterCustomer, RegistrationResult } from './register-customers.js';
+import type { RegisterCustomer, RegistrationResult } from './registration.js';
 
 type StepName = 'generate_customer_number' | 'persist_customer' | 'persist_event';
 

@@ -29,6 +29,8 @@ export interface IntakeHandlers {
     readonly envelopes?: Readonly<Record<string, Record<string, unknown>>>;
     readonly cloudEventData?: Readonly<Record<string, Record<string, unknown>>>;
     readonly conflicts?: Readonly<Record<string, string>>;
+    /** The flow's own reason codes of invalid input (400), beside the ones every flow shares. */
+    readonly invalidInput?: Readonly<Record<string, string>>;
   };
 }
 
@@ -44,11 +46,8 @@ const INVALID_INPUT_CODES: Readonly<Record<string, string>> = {
   FIELD_EMPTY: 'an empty string where text is required',
   FIELD_TOO_LONG: 'a string over its length bound',
   INVALID_CLOUDEVENT: 'a CloudEvent missing or misusing a required attribute',
-  UNKNOWN_TIER: 'a subscription_tier other than basic, groovy, far-out',
-  UNKNOWN_ROLE: 'a user role that is not known',
-  DUPLICATE_EMAIL: 'two users of one registration share an e-mail',
-  UNSUPPORTED_EVENT_VERSION: 'an eventVersion whose major version is not supported',
 };
+const UNSUPPORTED_VERSION_CODE = { UNSUPPORTED_EVENT_VERSION: 'an eventVersion whose major version is not supported' };
 
 const CLOUDEVENTS_JSON = 'application/cloudevents+json';
 
@@ -108,7 +107,7 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
     response: {
       200: { ...outcomeSchema, description: 'Activated, or a duplicate (nothing new was written)' },
       201: { ...outcomeSchema, description: 'The customer was created' },
-      400: problemResponse('Invalid input', INVALID_INPUT_CODES),
+      400: problemResponse('Invalid input', { ...INVALID_INPUT_CODES, ...merged((doc) => doc.invalidInput), ...UNSUPPORTED_VERSION_CODE }),
       ...(Object.keys(conflicts).length === 0 ? {} : { 409: problemResponse('Conflicts with what is stored', conflicts) }),
       413: problemResponse('Too large', { PAYLOAD_TOO_LARGE: 'the body exceeds HTTP_BODY_LIMIT_BYTES' }),
       415: problemResponse('Unsupported content or event type', {
@@ -174,7 +173,7 @@ export function eventsRoutes(app: FastifyInstance, handlers: readonly IntakeHand
  * carries (never its personal data). 409 comes from the use case, which logs it itself.
  */
 function logRejected(request: FastifyRequest, error: unknown): void {
-  if (!(error instanceof HttpProblem) || (error.problem.status !== 400 && error.problem.status !== 415)) return;
+  if (!(error instanceof HttpProblem) || error.outcomeLogged || (error.problem.status !== 400 && error.problem.status !== 415)) return;
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
   const id = (value: unknown) => (typeof value === 'string' && value.length <= 100 ? value : undefined);
   logOutcome(request.log, 'rejected', {

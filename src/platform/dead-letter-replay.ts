@@ -1,6 +1,7 @@
 /**
- * Replay of parked messages, shared by every transport. Each transport registers a handler under its dead letters'
- * `transport` value (`kafka`, `nats`, …); the handler pushes the original bytes through the same decoding and use
+ * Replay of parked messages, shared by every transport and flow. Each flow declares a route per way in: the dead letters'
+ * `transport` value (`kafka`, `nats`, …) and, when two flows share a transport, the `source` (topic, subject) it owns;
+ * the handler pushes the original bytes through the same decoding and use
  * case as a live delivery, so a replay is deduplicated like a redelivery and replaying twice is harmless.
  */
 import type { Pool } from './postgres/database.js';
@@ -14,8 +15,48 @@ export type ReplayOutcome =
 /** Replays one letter; throws on a transient failure (the letter stays parked, try again later). */
 export type ReplayHandler = (letter: DeadLetter) => Promise<ReplayOutcome>;
 
-/** Replay handlers by transport. */
-export type ReplayHandlers = Readonly<Record<string, ReplayHandler>>;
+/** Which parked letters a handler replays: those of `transport`, and only those of `source` (topic, subject) when it names one. */
+export interface ReplayRoute {
+  readonly transport: string;
+  readonly source?: string;
+  readonly handler: ReplayHandler;
+}
+
+/** The replay routes of every flow (`src/flows.ts`); a record of handlers by transport is the short form of routes without a source. */
+export type ReplayHandlers = readonly ReplayRoute[] | Readonly<Record<string, ReplayHandler>>;
+
+function routesOf(handlers: ReplayHandlers): readonly ReplayRoute[] {
+  // Array.isArray does not narrow a readonly array type out of the union.
+  if (isRouteList(handlers)) return handlers;
+  return Object.entries(handlers).map(([transport, handler]) => ({ transport, handler }));
+}
+
+function isRouteList(handlers: ReplayHandlers): handlers is readonly ReplayRoute[] {
+  return Array.isArray(handlers);
+}
+
+/**
+ * The handler of a letter: the route naming its transport and source, else the one naming its transport alone.
+ * Two routes claiming the same letters are a wiring mistake, refused when the routes are assembled (`replayRoutes`).
+ */
+export function replayHandlerFor(handlers: ReplayHandlers, letter: Pick<DeadLetter, 'transport' | 'source'>): ReplayHandler | undefined {
+  const routes = routesOf(handlers);
+  return (
+    routes.find((route) => route.transport === letter.transport && route.source === letter.source) ??
+    routes.find((route) => route.transport === letter.transport && route.source === undefined)
+  )?.handler;
+}
+
+/** The routes, checked: no two of them claim the same (transport, source). */
+export function replayRoutes(routes: readonly ReplayRoute[]): readonly ReplayRoute[] {
+  const seen = new Set<string>();
+  for (const route of routes) {
+    const key = JSON.stringify([route.transport, route.source ?? null]);
+    if (seen.has(key)) throw new Error(`two replay handlers for transport "${route.transport}"${route.source === undefined ? '' : ` and source "${route.source}"`}`);
+    seen.add(key);
+  }
+  return routes;
+}
 
 export interface ReplayReport {
   readonly id: string;
@@ -59,7 +100,7 @@ export async function replayDeadLetters(
       reports.push({ id: letter.id, outcome: 'skipped', detail: `already ${letter.status}${letter.resolution === null ? '' : `: ${letter.resolution}`}` });
       continue;
     }
-    const handler = Object.hasOwn(handlers, letter.transport) ? handlers[letter.transport] : undefined;
+    const handler = replayHandlerFor(handlers, letter);
     if (handler === undefined) {
       reports.push({ id: letter.id, outcome: 'skipped', detail: `no replay handler for transport "${letter.transport}"` });
       continue;

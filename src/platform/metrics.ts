@@ -51,6 +51,8 @@ export interface DatabaseGaugeSources {
   readonly outboxBacklog: () => Promise<Record<string, number>>;
   /** Parked dead letters per reason code (`dead-letters.ts` `parkedCounts`). */
   readonly parkedDeadLetters: () => Promise<Record<string, number>>;
+  /** The destinations the flows declare: each has a backlog sample, 0 when empty, from the first scrape on. */
+  readonly outboxDestinations?: readonly string[];
 }
 
 export interface MetricsOptions {
@@ -155,7 +157,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Outbox messages committed but not yet published',
       labelNames: ['destination'],
       registers,
-      ...(database === undefined ? {} : { collect: sampled(database.outboxBacklog, 'destination', OUTBOX_DESTINATIONS) }),
+      ...(database === undefined ? {} : { collect: sampled(database.outboxBacklog, 'destination', database.outboxDestinations ?? []) }),
     }),
     deadLettersParked: new Gauge({
       name: 'dead_letters_parked',
@@ -207,8 +209,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
   };
 }
-
-const OUTBOX_DESTINATIONS = ['customer-events', 'customer-saved', 'user-saved'];
 
 /**
  * A gauge `collect` hook that replaces the gauge's values with a fresh database reading. Label values seen before (and

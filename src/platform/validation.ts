@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 
-export type ReasonCode =
+/** Reason codes of the checks every flow shares; a flow declares its own ones in `FlowReasonCodes`. */
+export type PlatformReasonCode =
   | 'MALFORMED_JSON'
   | 'MISSING_FIELD'
   | 'INVALID_TYPE'
@@ -19,15 +20,17 @@ export type ReasonCode =
   | 'UNSUPPORTED_EVENT_TYPE'
   | 'UNSUPPORTED_EVENT_VERSION'
   | 'UNSUPPORTED_CONTENT_TYPE'
-  | 'PAYLOAD_TOO_LARGE'
-  // Corporate customers (knapscen CloudEvents, Job mode).
-  | 'UNKNOWN_TIER'
-  | 'UNKNOWN_ROLE'
-  | 'DUPLICATE_EMAIL'
-  | 'EMAIL_TAKEN'
-  | 'MISSING_ACCOUNT_OWNER'
-  // A registration knapscen's MySQL tables cannot hold while the mirror is on (KNAPSCEN_MYSQL_URL).
-  | 'NOT_MIRRORABLE';
+  | 'PAYLOAD_TOO_LARGE';
+
+/**
+ * The reason codes flows add (their keys), declared by each flow with declaration merging, e.g.
+ * `declare module '../platform/validation.js' { interface FlowReasonCodes { UNKNOWN_TIER: true } }`: the platform names
+ * no flow's code, and a code no one declared is still a type error.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the flows through declaration merging
+export interface FlowReasonCodes {}
+
+export type ReasonCode = PlatformReasonCode | keyof FlowReasonCodes;
 
 export interface FieldViolation {
   readonly field: string;

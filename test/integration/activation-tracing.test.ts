@@ -9,6 +9,7 @@ import { userActivated, userRegistered } from '../support/events.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { expectSpanTree, parseTraceparent, startTestTracing, type TestTracing } from '../support/tracing.js';
+import { CUSTOMER_EVENTS } from '../../src/individual-customers/outbox.js';
 import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
@@ -40,7 +41,7 @@ describe('tracing of an activation', () => {
     const published: string[] = [];
     const relay = createOutboxRelay({
       pool: db.pool,
-      destination: 'customer-events',
+      ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
       logger: testLogger(),
       publish: (messages) => {

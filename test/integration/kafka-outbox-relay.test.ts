@@ -3,6 +3,7 @@ import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboxReplayHandler, replayDeadLetters } from '../../src/platform/dead-letter-replay.js';
 import { createKafkaPublisher } from '../../src/platform/kafka/producer.js';
+import { outboxDestinations } from '../../src/flows.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { enqueue, pendingCounts } from '../../src/platform/postgres/outbox.js';
 import { listDeadLetters, parkedCounts } from '../../src/platform/postgres/dead-letters.js';
@@ -55,7 +56,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     // The gauge is read from the database at each scrape, as the service's /metrics does.
     const metrics = createMetrics({
       defaultMetrics: false,
-      database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
+      database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool), outboxDestinations },
     });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
@@ -109,7 +110,7 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
     if (!broker.real) throw new Error(`needs a real broker (topic-level max.message.bytes), the run has ${kafkaDescription}`);
     const topic = 'relay.small.customer.events';
     await createTopics(broker.bootstrapServers, { [topic]: 2 }, { 'max.message.bytes': '100000' });
-    const metrics = createMetrics({ defaultMetrics: false, database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) } });
+    const metrics = createMetrics({ defaultMetrics: false, database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool), outboxDestinations } });
     const wake = createWakeSignal();
     const register = registerCustomersOn(db.pool, { onCommitted: () => wake.notify() });
     const parked: string[] = [];

@@ -11,6 +11,7 @@ import { buildTestApp } from '../support/app.js';
 import { userRegistered } from '../support/events.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { expectSpanTree, parseTraceparent, startTestTracing, traceparentOf, type SpanTree, type TestTracing } from '../support/tracing.js';
+import { CUSTOMER_EVENTS } from '../../src/individual-customers/outbox.js';
 import { testLogger } from '../support/run-logs.js';
 
 let db: TestDatabase;
@@ -123,7 +124,7 @@ describe('tracing of projection and publication', () => {
     expect((await post(userRegistered(), { traceparent: incoming })).statusCode).toBe(201);
     const relay = createOutboxRelay({
       pool: db.pool,
-      destination: 'customer-events',
+      ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
       logger: testLogger(),
       publish: () => Promise.resolve(),
@@ -157,7 +158,7 @@ describe('tracing of projection and publication', () => {
     const published: PendingMessage[] = [];
     const relay = createOutboxRelay({
       pool: db.pool,
-      destination: 'customer-events',
+      ...CUSTOMER_EVENTS,
       wake: createWakeSignal(),
       logger: testLogger(),
       publish: (messages) => {

@@ -19,6 +19,7 @@ import { createProjector } from '../../src/platform/postgres/projector.js';
 import { createWakeSignal } from '../../src/platform/wake-signal.js';
 import type { TestDatabase } from './postgres.js';
 import { activateCustomersOn, registerCustomersOn } from './service.js';
+import { outboxDestinations } from '../../src/flows.js';
 import { testLogger } from './run-logs.js';
 
 export interface TestAppOptions {
@@ -37,7 +38,7 @@ export interface TestAppOptions {
 export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOptions = {}): { app: FastifyInstance; metrics: Metrics } {
   const metrics = createMetrics({
     defaultMetrics: options.defaultMetrics ?? false,
-    database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool) },
+    database: { outboxBacklog: () => pendingCounts(db.pool), parkedDeadLetters: () => parkedCounts(db.pool), outboxDestinations },
   });
   const logger = options.logger ?? testLogger();
   const readModel = createPostgresCustomerReadModel(db.pool);

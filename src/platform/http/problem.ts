@@ -17,8 +17,14 @@ export interface Problem {
 
 export class HttpProblem extends Error {
   override readonly name = 'HttpProblem';
-  constructor(readonly problem: Problem) {
+  /** True when the use case behind it has written the input's outcome line already (the intake then writes none). */
+  readonly outcomeLogged: boolean;
+  constructor(
+    readonly problem: Problem,
+    options: { readonly outcomeLogged?: boolean } = {},
+  ) {
     super(problem.detail);
+    this.outcomeLogged = options.outcomeLogged ?? false;
   }
 }
 

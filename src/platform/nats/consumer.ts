@@ -15,6 +15,7 @@ import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { NewDeadLetter } from '../postgres/dead-letters.js';
+import { logOutcome } from '../outcome-log.js';
 
 export interface InboundMessage {
   readonly subject: string;
@@ -176,7 +177,22 @@ export function createJetStreamConsumer(options: JetStreamConsumerOptions): JetS
       return;
     }
     options.metrics?.deadLettered.inc({ transport: 'nats', reason: reason.code });
-    options.logger.warn({ seq: inbound.streamSequence, reasonCode: reason.code, error: reason.message }, 'message parked in dead letters');
+    // The same outcome line as every transport's (the Kafka consumer's `parked`), with the ids the message carries.
+    const eventId = reason.messageId ?? inbound.headers['nats-msg-id'];
+    logOutcome(
+      options.logger,
+      'parked',
+      {
+        transport: 'nats',
+        reason: reason.code,
+        error: reason.message,
+        ...(eventId === undefined ? {} : { eventId }),
+        subject: inbound.subject,
+        seq: inbound.streamSequence,
+        reasonCode: reason.code,
+      },
+      'message parked in dead letters',
+    );
     await message.ackAck();
   }
 

@@ -8,12 +8,9 @@ import { adoptAcme, inspectSchema, planAdoption, SchemaNotRecognisedError, type 
 import type { Pool, Queryable } from './database.js';
 import { initial } from './migrations/0001-initial.js';
 import { migrations as allMigrations } from './migrations/index.js';
+import type { Migration } from './migrations/migration.js';
 
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+export type { Migration } from './migrations/migration.js';
 
 export interface MigrationReport {
   readonly applied: readonly string[];

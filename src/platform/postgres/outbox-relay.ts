@@ -73,21 +73,11 @@ export interface OutboxRelayOptions {
   readonly refusalRetryBackoffMs?: readonly number[];
   /** Called when a refused message was parked (logs, metrics). */
   readonly onParked?: (message: PendingMessage, error: PublishRefusedError) => void;
-  /** Name of the span per published message (SPEC §6); defaults by destination, e.g. `publish_customer_registered`. */
+  /** Name of the span per published message, as the flow declares it (SPEC §6); `publish <destination>` otherwise. */
   readonly spanName?: string;
+  /** Spans of events that share the destination with others, by their `eventType` header (the flow's declaration). */
+  readonly spanNamesByEventType?: Readonly<Record<string, string>>;
 }
-
-/** The SPEC §6 publication span of each destination. */
-export const PUBLISH_SPAN_NAMES: Readonly<Record<OutboxDestination, string>> = {
-  'customer-events': 'publish_customer_registered',
-  'customer-saved': 'publish_customer_saved',
-  'user-saved': 'publish_user_saved',
-};
-
-/** Events that share a destination with others and have their own publication span (by their `eventType` header). */
-export const PUBLISH_SPAN_NAMES_BY_EVENT_TYPE: Readonly<Record<string, string>> = {
-  CustomerActivated: 'publish_customer_activated',
-};
 
 export interface OutboxRelay {
   /** Runs until `stop()`; resolves when the loop has finished its current batch. */
@@ -105,7 +95,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = options.pollIntervalMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const lockKey = LOCK_BASE + hashDestination(options.destination);
-  const spanName = options.spanName ?? PUBLISH_SPAN_NAMES[options.destination];
+  const spanName = options.spanName ?? `publish ${options.destination}`;
+  const spanNamesByEventType = options.spanNamesByEventType ?? {};
   const refusalSchedule = options.refusalRetryBackoffMs ?? [1000, 2000, 4000, 8000, 16000];
   let running = false;
   let loop: Promise<void> | undefined;
@@ -217,7 +208,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     // with that span as its parent: the consumer downstream continues the same trace.
     const spans = messages.map((message) =>
       tracer().startSpan(
-        (options.spanName === undefined ? eventSpanName(message.headers.eventType) : undefined) ?? spanName,
+        eventSpanName(spanNamesByEventType, message.headers.eventType) ?? spanName,
         {
           kind: SpanKind.PRODUCER,
           attributes: { 'messaging.message.id': message.eventId, 'messaging.destination.name': options.destination },
@@ -320,8 +311,8 @@ class RefusedBatch extends Error {
   }
 }
 
-function eventSpanName(eventType: string | undefined): string | undefined {
-  return eventType !== undefined && Object.hasOwn(PUBLISH_SPAN_NAMES_BY_EVENT_TYPE, eventType) ? PUBLISH_SPAN_NAMES_BY_EVENT_TYPE[eventType] : undefined;
+function eventSpanName(byEventType: Readonly<Record<string, string>>, eventType: string | undefined): string | undefined {
+  return eventType !== undefined && Object.hasOwn(byEventType, eventType) ? byEventType[eventType] : undefined;
 }
 
 function hashDestination(destination: string): number {

@@ -5,8 +5,16 @@
 import type { Queryable } from './database.js';
 import type { Statement } from './statements.js';
 
-/** Logical destinations; each relay maps them to its broker's topic or subject. */
-export type OutboxDestination = 'customer-events' | 'customer-saved' | 'user-saved';
+/** A logical destination a flow declares (e.g. `customer-events`); each relay maps it to its broker's topic or subject. */
+export type OutboxDestination = string;
+
+/** What a flow declares about one of its destinations: the publication span of each message sent there (SPEC §6). */
+export interface OutboxDeclaration {
+  readonly destination: OutboxDestination;
+  readonly spanName: string;
+  /** Events that share the destination with others and have a span of their own, by their `eventType` header. */
+  readonly spanNamesByEventType?: Readonly<Record<string, string>>;
+}
 
 export interface OutboxMessage {
   readonly eventId: string;

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * The command store of the seed (customers, preferences, number sequences) and the shared mechanisms every flow uses:

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * The query side: projector checkpoints and the PostgreSQL read model of customers (used when MongoDB is not

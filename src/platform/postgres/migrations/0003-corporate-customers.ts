@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * The corporate flow's command store (SPEC §3 "Corporate customer"): companies, their users and the three seeded

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * A Kafka message is parked at most once per topic, partition and offset: if the service dies after parking but

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * A JetStream message is parked at most once: if the service dies after parking but before acknowledging, the

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * Parking must always succeed (issue #11): the message id of a NATS letter comes from the input (its CloudEvent id

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * A message the broker refuses for good (too large, topic gone, not authorised) is parked after the retry schedule

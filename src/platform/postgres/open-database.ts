@@ -1,0 +1,50 @@
+/** Opening the service's PostgreSQL: the configured one, or an embedded one when none is configured. */
+import type { DatabaseConfig, DatabaseTls } from '../../config.js';
+import type { Logger } from '../logger.js';
+import { createPool, type Pool, type PoolTimeouts } from './database.js';
+import { startEmbeddedPostgres } from './embedded.js';
+import { migrate } from './migrate.js';
+
+export interface Database {
+  readonly pool: Pool;
+  readonly embedded: boolean;
+  close(): Promise<void>;
+}
+
+/** Connects to the configured PostgreSQL, or starts the embedded one; applies pending migrations either way. */
+export async function openDatabase(config: DatabaseConfig, logger: Logger, timeouts?: PoolTimeouts): Promise<Database> {
+  let connectionString: string;
+  let tls: DatabaseTls | undefined;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  if (config.kind === 'embedded') {
+    logger.info({ dataDir: config.dataDir, port: config.port }, 'no database configured: starting embedded PostgreSQL');
+    const embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.port,
+      onLog: (message) => logger.debug({ postgres: message.trim() }, 'embedded postgres'),
+      onStale: (message) => logger.warn(message),
+    });
+    connectionString = embedded.connectionString;
+    stopEmbedded = () => embedded.stop();
+  } else {
+    connectionString = config.connectionString;
+    tls = config.tls;
+  }
+  const pool = createPool(connectionString, config.poolSize, tls, timeouts);
+  try {
+    const report = await migrate(pool);
+    if (report.applied.length > 0) logger.info({ applied: report.applied }, 'migrations applied');
+  } catch (error) {
+    await pool.end();
+    await stopEmbedded?.();
+    throw error;
+  }
+  return {
+    pool,
+    embedded: stopEmbedded !== undefined,
+    close: async () => {
+      await pool.end();
+      await stopEmbedded?.();
+    },
+  };
+}
