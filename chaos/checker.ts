@@ -58,18 +58,27 @@ export async function settledYet(sources: CheckSources, ledger: readonly Offer[]
   try {
     await client.connect();
     const expected = expectedEffects(ledger);
-    const { rows } = await client.query<{ customers: string; companies: string; unpublished: string; unprojected: string }>(`
+    // Poison sent to a broker carries its marker as the Kafka key or the NATS header x-chaos-marker: a message an
+    // instance held when it was killed is parked only after its redelivery, so the run waits for that too.
+    const { rows } = await client.query<{ customers: string; companies: string; unpublished: string; unprojected: string; poison: string }>(`
       SELECT (SELECT count(*) FROM customers WHERE user_id = ANY($1::uuid[])) AS customers,
              (SELECT count(*) FROM companies WHERE id = ANY($2::uuid[])) AS companies,
              (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished,
-             (${UNPROJECTED}) AS unprojected`,
-      [[...expected.users], [...expected.companies]],
+             (${UNPROJECTED}) AS unprojected,
+             (SELECT count(DISTINCT coalesce(headers->>'x-chaos-marker', convert_from(message_key, 'UTF8'))) FROM dead_letters
+               WHERE status = 'parked' AND coalesce(headers->>'x-chaos-marker', convert_from(message_key, 'UTF8')) = ANY($3::text[])) AS poison`,
+      [[...expected.users], [...expected.companies], expected.poison.filter((entry) => entry.transport !== 'http').map((entry) => entry.key)],
     );
     const row = rows[0];
     if (row === undefined) return { settled: false, why: 'no answer' };
-    const why = `customers ${row.customers}/${expected.users.size}, companies ${row.companies}/${expected.companies.size}, unpublished ${row.unpublished}, unprojected ${row.unprojected}`;
+    const poison = expected.poison.filter((entry) => entry.transport !== 'http').length;
+    const why = `customers ${row.customers}/${expected.users.size}, companies ${row.companies}/${expected.companies.size}, poison parked ${row.poison}/${poison}, unpublished ${row.unpublished}, unprojected ${row.unprojected}`;
     const settled =
-      Number(row.customers) === expected.users.size && Number(row.companies) === expected.companies.size && Number(row.unpublished) === 0 && Number(row.unprojected) === 0;
+      Number(row.customers) === expected.users.size &&
+      Number(row.companies) === expected.companies.size &&
+      Number(row.poison) === poison &&
+      Number(row.unpublished) === 0 &&
+      Number(row.unprojected) === 0;
     return { settled, why };
   } catch (error) {
     return { settled: false, why: `database: ${(error as Error).message}` };
