@@ -2,7 +2,7 @@
  * One chaos run: start the cluster, drive inputs while the schedule's faults hit it, heal everything, wait for the
  * system to quiesce, and check the ledger against what the systems hold.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { check, settledYet, type Findings } from './checker.js';
 import { startCluster, type Cluster } from './cluster.js';
@@ -37,6 +37,9 @@ export function broken(result: RigResult): boolean {
 }
 
 export async function runRig(options: RigOptions): Promise<RigResult> {
+  // A fresh directory: an earlier run's database would answer for this one (its dead letters even take the same
+  // Kafka positions, so this run's poison would seem never parked).
+  await rm(options.dir, { recursive: true, force: true });
   await mkdir(options.dir, { recursive: true });
   const began = Date.now();
   const log = (line: string) => (options.log ?? console.info)(`[chaos ${options.schedule}/${options.seed} +${((Date.now() - began) / 1000).toFixed(1)}s] ${line}`);
