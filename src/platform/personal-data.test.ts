@@ -13,7 +13,7 @@ describe('masking personal data', () => {
   });
 
   it('masks e-mail addresses in free text and in values of other fields', () => {
-    expect(maskEmails('EMAIL_TAKEN: jane.doe+x@example.com is used')).toBe('EMAIL_TAKEN: [redacted] is used');
+    expect(maskEmails('DUPLICATE: jane.doe+x@example.com is used')).toBe('DUPLICATE: [redacted] is used');
     expect(JSON.stringify(maskPersonalData({ note: 'write to a@b.example' }))).not.toContain('a@b.example');
   });
 

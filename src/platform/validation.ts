@@ -24,7 +24,7 @@ export type PlatformReasonCode =
 
 /**
  * The reason codes flows add (their keys), declared by each flow with declaration merging, e.g.
- * `declare module '../platform/validation.js' { interface FlowReasonCodes { UNKNOWN_TIER: true } }`: the platform names
+ * `declare module '../platform/validation.js' { interface FlowReasonCodes { SOME_FLOW_CODE: true } }`: the platform names
  * no flow's code, and a code no one declared is still a type error.
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the flows through declaration merging

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import { stopProcess } from './stop-process.js';
 
 export const FERRETDB_BIN = process.env.FERRETDB_BIN ?? new URL('../../.cache/bin/ferretdb', import.meta.url).pathname;
 export const FERRETDB_INSTALL_HINT = 'Build it with `.ci/install-ferretdb.sh` (needs Go; `.ci/run` does it), or set FERRETDB_BIN to its path.';
@@ -107,15 +108,7 @@ export async function startFerretDb(options: { postgresAdminUrl: string; port: n
   const stop = async (): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-      running.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      running.kill('SIGTERM');
-    });
+    await stopProcess(running);
   };
 
   await start();

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './global-setup.js';
+import { stopProcess } from './stop-process.js';
 
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
@@ -66,15 +67,7 @@ export async function startNatsServer(
   const stop = async (): Promise<void> => {
     const running = child;
     child = undefined;
-    if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-      running.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      running.kill('SIGTERM');
-    });
+    await stopProcess(running);
   };
 
   await start();
