@@ -39,6 +39,7 @@ import {
   type CorporateLoad,
   type CorporateWatch,
 } from './corporate.js';
+import { cpuByGroup, cpuDelta, type CpuGroup } from './cpu.js';
 import { connectLoad, watchOutput, type LoadShape } from './load.js';
 import { runLookups, type LookupFigures, type LookupKey } from './lookups.js';
 import {
@@ -140,6 +141,8 @@ interface RunFigures {
   readonly visible: Distribution;
   readonly published: Distribution;
   readonly cpuMsPerEvent: number;
+  /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
+  readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
   readonly correctness: Correctness;
 }
@@ -401,6 +404,7 @@ async function startPipeline(
 
 async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rate?: number): Promise<RunFigures> {
   const cpuBefore = await pipeline.service.cpuSeconds();
+  const groupsBefore = await cpuByGroup();
   const receivedBefore = pipeline.watch.received.length;
   const customersBefore = pipeline.expectedCustomers;
   log(`${name}: sending ${load.events} events${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
@@ -431,6 +435,7 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpuAfter = await pipeline.service.cpuSeconds();
+    const groupsAfter = await cpuByGroup();
     const timings = await databaseTimings(pipeline.pool, READ_MODEL, sent.firstSentAt, sent.lastSentAt + 1);
     const publishedNow = pipeline.watch.received.slice(receivedBefore);
     const publishedLatencies = publishedNow.map((item) => item.publishedAt - item.registeredAt);
@@ -452,10 +457,11 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       visible: timings.visible,
       published: distribution(publishedLatencies),
       cpuMsPerEvent: ((cpuAfter - cpuBefore) * 1000) / sent.sent,
+      cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       correctness,
     };
-    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}`);
+    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
     return figures;
   } finally {
     clearInterval(ticker);
@@ -653,6 +659,10 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
   }
 }
 
+function roundAll(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Math.round(value * 1000) / 1000]));
+}
+
 type Report = {
   loadAverage: { atStart: number[]; atEnd: number[] };
   pgbench: PgbenchResult | undefined;
@@ -685,6 +695,15 @@ function printTable(report: Report): void {
       `| ${activation.name} | ${activation.sent} | ${Math.round(activation.throughput)} (activations) | ${ms(activation.committed)} | ${ms(activation.visible)} | ${ms(activation.published)} | | | ${activation.ok ? 'yes' : 'NO'} |`,
     );
   }
+  lines.push(
+    '',
+    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) |`,
+    `|---|---:|---:|---:|---:|`,
+    ...report.runs.map((run) => {
+      const cpu = run.cpuMsPerEventByProcess;
+      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} |`;
+    }),
+  );
   if (report.corporate.length > 0) {
     lines.push(
       '',
