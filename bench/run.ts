@@ -50,6 +50,7 @@ import {
   progress,
   progressEstimate,
   type Correctness,
+  type DatabaseTimings,
   type Distribution,
   type ReadModelLocation,
 } from './measure.js';
@@ -145,6 +146,8 @@ interface RunFigures {
   readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
   readonly correctness: Correctness;
+  /** Per second of the run: input count, committed p50 and max, visible max. */
+  readonly bySecond: DatabaseTimings['bySecond'];
 }
 
 interface Pipeline {
@@ -458,6 +461,7 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       published: distribution(publishedLatencies),
       cpuMsPerEvent: ((cpuAfter - cpuBefore) * 1000) / sent.sent,
       cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
+      bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       correctness,
     };
@@ -600,8 +604,18 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
       ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
     },
   });
-  const watch = await watchCorporateOutput(nats.url, CORPORATE_STREAM, CORPORATE_SUBJECTS);
-  const load = await connectCorporateLoad(nats.url, CORPORATE_SUBJECTS.customerRegistered);
+  let watch: CorporateWatch;
+  let load: CorporateLoad;
+  try {
+    watch = await watchCorporateOutput(nats.url, CORPORATE_STREAM, CORPORATE_SUBJECTS);
+    load = await connectCorporateLoad(nats.url, CORPORATE_SUBJECTS.customerRegistered);
+  } catch (error) {
+    // Nothing may outlive a failed start: the service process would keep its database and ports.
+    await service.stop().catch(() => undefined);
+    await pool.end();
+    await nats.close();
+    throw error;
+  }
   return {
     service,
     pool,
