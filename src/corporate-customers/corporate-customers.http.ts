@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { IntakeHandlers } from '../intake/events.routes.js';
+import type { FlowHttp } from '../platform/flow.js';
+import type { IntakeHandlers } from '../platform/http/events.routes.js';
 import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { InvalidInputError } from '../platform/validation.js';
@@ -27,6 +28,11 @@ export const companyDocumentSchema = z.object({
 export function companyDocument(company: Company): z.output<typeof companyDocumentSchema> {
   const data = customerSavedData(company);
   return { ...data, users: [...data.users], registered_at: company.registeredAt };
+}
+
+/** The flow's part of the HTTP API: the company lookup, and the knapscen CloudEvent on `POST /api/v1/events`. */
+export function corporateCustomersHttp(deps: { readonly register: RegisterCorporateCustomer; readonly findCompany: FindCompany }): FlowHttp {
+  return { routes: (api) => corporateCustomerRoutes(api, deps.findCompany), intake: customerRegisteredIntake(deps.register) };
 }
 
 export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindCompany): void {

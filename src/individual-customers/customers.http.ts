@@ -2,7 +2,8 @@
  * HTTP entry points of the individual-customer flow: the four ACME lookups and the intake of `UserRegistered`.
  */
 import type { FastifyInstance } from 'fastify';
-import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
+import type { FlowHttp } from '../platform/flow.js';
+import type { IntakeHandlers, IntakeResult, TraceContext } from '../platform/http/events.routes.js';
 import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { contextFromTraceContext, inSpan, traceContextOfSpan } from '../platform/telemetry/index.js';
@@ -66,6 +67,56 @@ const lookupSchema = (param: string, description: string) => ({
     404: problemResponse('No such customer', { CUSTOMER_NOT_FOUND: 'no customer has this key' }),
   },
 });
+
+/**
+ * The flow's part of the HTTP API: the four lookups, and `UserRegistered` (and, given `activate`, `UserActivated`) on
+ * `POST /api/v1/events`.
+ */
+export function individualCustomersHttp(deps: {
+  readonly register: RegisterCustomers;
+  readonly activate?: ActivateCustomers;
+  readonly findCustomer: FindCustomer;
+  readonly metrics?: Metrics;
+}): FlowHttp {
+  const activation = deps.activate === undefined ? undefined : userActivatedIntake(deps.activate, deps.metrics);
+  const registration = userRegisteredIntake(deps.register);
+  return {
+    routes: (api) => customerRoutes(api, deps.findCustomer),
+    intake:
+      activation === undefined
+        ? registration
+        : {
+            envelopes: { ...registration.envelopes, ...activation.envelopes },
+            cloudEvents: { ...registration.cloudEvents, ...activation.cloudEvents },
+            documentation: {
+              envelopes: { ...registration.documentation?.envelopes, ...activation.documentation?.envelopes },
+              cloudEventData: { ...registration.documentation?.cloudEventData, ...activation.documentation?.cloudEventData },
+              conflicts: { ...registration.documentation?.conflicts, ...activation.documentation?.conflicts },
+            },
+          },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The operator console's search: a UUID is tried as customer id, then user id; anything with an `@` is an e-mail;
+ * anything else a customer number.
+ */
+export function findCustomerByQuery(findCustomer: FindCustomer): (query: string) => Promise<Customer | undefined> {
+  return async (query) => {
+    const keys: CustomerKey[] = UUID.test(query)
+      ? [{ by: 'id', value: query.toLowerCase() } as CustomerKey, { by: 'userId', value: query.toLowerCase() } as CustomerKey]
+      : query.includes('@')
+        ? [{ by: 'email', value: query }]
+        : [{ by: 'number', value: query.toUpperCase() } as CustomerKey];
+    for (const key of keys) {
+      const customer = await findCustomer(key);
+      if (customer !== undefined) return customer;
+    }
+    return undefined;
+  };
+}
 
 export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer): void {
   const lookup = async (key: CustomerKey) => {
