@@ -29,8 +29,17 @@ export const corporateCustomers: Flow<Config> = {
     publish: (publish) => publish.addCommand(publishCustomerRegisteredCommand()),
     import: (importCommand) => importCommand.addCommand(importKnapscenCommand()),
   },
-  replay: ({ config, pool, logger }) => [
-    { transport: 'nats', handler: corporateReplayHandler({ pool, logger, newId: () => uuidv7(), publishEmails: config.corporate.publishEmails }) },
+  replay: ({ config, pool, logger, metrics }) => [
+    {
+      transport: 'nats',
+      handler: corporateReplayHandler({
+        pool,
+        logger,
+        newId: () => uuidv7(),
+        publishEmails: config.corporate.publishEmails,
+        ...(metrics === undefined ? {} : { metrics }),
+      }),
+    },
   ],
   start: startCorporateCustomers,
 };
