@@ -8,11 +8,18 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
-import type { RateLimitConfig } from '../../config.js';
+
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal, Scope } from '../auth/scopes.js';
 import { withProtection } from './openapi.js';
 import { HttpProblem } from './problem.js';
+
+/** Requests per client and window; 0 turns a limit off. */
+export interface RateLimitConfig {
+  readonly windowMs: number;
+  readonly lookups: number;
+  readonly events: number;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,9 +1,19 @@
 /** Opening the service's PostgreSQL: the configured one, or an embedded one when none is configured. */
-import type { DatabaseConfig, DatabaseTls } from '../../config.js';
+
 import type { Logger } from '../logger.js';
-import { createPool, type Pool, type PoolTimeouts } from './database.js';
+import { createPool, type DatabaseTls, type Pool, type PoolTimeouts } from './database.js';
 import { startEmbeddedPostgres } from './embedded.js';
 import { migrate } from './migrate.js';
+
+/** The command store: an external PostgreSQL, or the embedded one `npm start` runs by default. */
+export type DatabaseConfig =
+  | { readonly kind: 'external'; readonly connectionString: string; readonly poolSize: number; readonly tls?: DatabaseTls }
+  | {
+      readonly kind: 'embedded';
+      readonly dataDir: string;
+      readonly port: number;
+      readonly poolSize: number;
+    };
 
 export interface Database {
   readonly pool: Pool;
