@@ -35,6 +35,8 @@ export interface InboundMessage {
   /** Header names as the transport gives them (JetStream's lower-cased); the first value of each. */
   readonly headers: Readonly<Record<string, string>>;
   readonly payload: Buffer;
+  /** Deliveries so far, this one included, when the transport counts them (JetStream). */
+  readonly deliveries?: number;
 }
 
 /** What became of one message; a transient failure is thrown instead. */
@@ -211,7 +213,11 @@ function letterOf(message: InboundMessage, reasonCode: string, errorMessage: str
     messageId: eventId ?? message.headers.eventId ?? message.headers['nats-msg-id'] ?? null,
     reasonCode,
     errorMessage,
-    ...(failure === undefined ? {} : { attempts: failure.attempts, ...(failure.firstFailedAt === undefined ? {} : { firstFailedAt: failure.firstFailedAt }) }),
+    ...(failure === undefined
+      ? message.deliveries === undefined
+        ? {}
+        : { attempts: message.deliveries }
+      : { attempts: failure.attempts, ...(failure.firstFailedAt === undefined ? {} : { firstFailedAt: failure.firstFailedAt }) }),
   };
 }
 

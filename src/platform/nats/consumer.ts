@@ -78,6 +78,7 @@ export function createJetStreamConsumer(options: JetStreamConsumerOptions): JetS
       offset: String(message.seq),
       headers,
       payload: Buffer.from(message.data),
+      deliveries: message.info.deliveryCount,
     };
     const deliveryCount = message.info.deliveryCount;
     // The trace context every transport reads the same way (the OpenTelemetry propagator); a CloudEvent's own
