@@ -1,9 +1,10 @@
 /**
  * Use case: activate customers from `UserActivated` events (SPEC §3 "Activation", US-0002-06).
  *
- * Load → decide (`domain/activation.ts`, pure) → persist, in one transaction per batch: the customer row (status,
- * verified e-mail, last activity), the `CustomerActivated` event (the next version of the customer's stream), the
- * inbox row and the outbox row. A duplicate (redelivery, or a customer already active) and a user without a customer
+ * Load → decide (`domain/activation.ts`, pure) → persist, in one transaction per batch
+ * (`platform/postgres/load-decide-persist.ts`): one statement writes the customer row (status, verified e-mail, last
+ * activity), the `CustomerActivated` event (the next version of the customer's stream), the inbox row and the outbox
+ * row. A duplicate (redelivery, or a customer already active) and a user without a customer
  * write nothing; the caller decides what "not found" means for its transport (Kafka retries, HTTP answers 409).
  *
  * The transaction takes the same per-user advisory lock as registration, so an activation and the registration of the
@@ -15,19 +16,18 @@ import { createCoalescer } from '../platform/coalesce.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf } from '../platform/outcome-log.js';
-import type { Pool, Queryable } from '../platform/postgres/database.js';
-import { withTransaction } from '../platform/postgres/database.js';
+import type { Pool } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
 import { appendEventsStatement } from '../platform/postgres/event-store.js';
 import { recordProcessedStatement } from '../platform/postgres/inbox.js';
+import { loadDecidePersist } from '../platform/postgres/load-decide-persist.js';
 import { enqueueStatement } from '../platform/postgres/outbox.js';
-import { runTogether } from '../platform/postgres/statements.js';
 import { contextFromTraceContext, inSpan, markFailed, traceContextOfSpan, tracer, type TraceContext } from '../platform/telemetry/index.js';
-import { activateCustomersStatement, findRegistrationState, streamVersions } from './customer-store.js';
-import { decideActivation, type ActivationDecision } from './domain/activation.js';
+import { activateCustomersStatement, loadCustomerState } from './customer-store.js';
+import { decideActivations, type ActivateCustomer } from './domain/activation.js';
 import type { Customer } from './domain/customer.js';
 import type { CustomerActivated } from './domain/events.js';
-import { INBOX_CONSUMER, lockUsersStatement } from './register-customers.js';
+import { INBOX_CONSUMER, userLockKey } from './register-customers.js';
 import type { UserActivated } from './user-activated.schema.js';
 import { CUSTOMER_EVENTS } from './outbox.js';
 
@@ -84,9 +84,7 @@ export function createActivateCustomers(deps: ActivateCustomersDeps): ActivateCu
     );
     let results: ActivationResult[];
     try {
-      results = await withTransaction(deps.pool, (client) => activateWithin(client, commands, deps, spans), {
-        first: (client) => lockUsersStatement(client, commands.map((command) => command.event.payload.userId.toLowerCase())),
-      });
+      results = await activateWithin(commands, deps, spans);
     } catch (error) {
       for (const span of spans) {
         markFailed(span, error);
@@ -132,63 +130,37 @@ export function createActivateCustomers(deps: ActivateCustomersDeps): ActivateCu
   return createCoalescer(activateBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
 }
 
+/** Load → decide (`domain/activation.ts`, pure) → persist: `platform/postgres/load-decide-persist.ts`. */
 async function activateWithin(
-  client: Queryable,
   commands: readonly ActivateCustomerCommand[],
   deps: ActivateCustomersDeps,
   spans: readonly Span[],
 ): Promise<ActivationResult[]> {
-  const userIds = commands.map((command) => command.event.payload.userId.toLowerCase());
+  const activations = commands.map(toActivation);
   const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
-  // The user locks were taken with BEGIN; this snapshot comes after them.
-  const state = await findRegistrationState(client, { consumer: INBOX_CONSUMER, eventIds, userIds });
-  const customers = new Map<string, Customer>(state.customers.map((customer) => [customer.userId, customer]));
-  const versions = await streamVersions(client, state.customers.map((customer) => customer.customerId));
-  const processed = new Set(state.processed);
-
-  const now = deps.clock();
-  const activated: { index: number; customer: Customer; event: CustomerActivated; streamVersion: number }[] = [];
-  // Decided in order against the state as the earlier commands of the batch left it: a second activation of the same
-  // user in one batch is a duplicate of the first.
-  const results = commands.map((command, index): ActivationResult => {
-    const userId = userIds[index] as string;
-    const eventId = eventIds[index] as string;
-    const decision: ActivationDecision = decideActivation(
-      { customer: customers.get(userId), alreadyProcessed: processed.has(eventId) },
-      {
-        eventId: command.event.eventId,
-        userId,
-        activatedAt: new Date(command.event.payload.activatedAt),
-        causation: { causationId: command.event.eventId, correlationId: command.event.correlationId ?? command.event.eventId },
-      },
-      { newEventId: deps.newId(), now },
-    );
-    if (decision.outcome === 'activated') {
-      customers.set(userId, decision.customer);
-      processed.add(eventId);
-      const streamVersion = (versions.get(decision.customer.customerId) ?? 0) + 1;
-      versions.set(decision.customer.customerId, streamVersion);
-      activated.push({ index, customer: decision.customer, event: decision.event, streamVersion });
-    }
-    return decision;
-  });
-  if (activated.length === 0) return results;
-
-  const traceOf = (index: number): TraceContext => {
-    const span = spans[index];
-    return span === undefined ? {} : traceContextOfSpan(span);
-  };
-  const first = spans[activated[0]?.index ?? 0];
-  const parent = first === undefined ? context.active() : trace.setSpan(context.active(), first);
-  // The customer row, the event, its inbox row and its outbox row: one statement, one round trip.
-  await inSpan('persist_event', { parent }, () =>
-    runTogether(client, [
-      activateCustomersStatement(activated.map((item) => item.customer)),
-      appendEventsStatement(
-        activated.map(({ index, event, streamVersion }) => {
-          const command = commands[index] as ActivateCustomerCommand;
-          const stored = traceOf(index);
-          return {
+  const decisions = await loadDecidePersist(deps.pool, {
+    locks: activations.map((activation) => userLockKey(activation.userId)),
+    load: (client) =>
+      loadCustomerState(client, { consumer: INBOX_CONSUMER, eventIds, userIds: activations.map((activation) => activation.userId), months: [] }),
+    decide: (state) =>
+      decideActivations(
+        {
+          processed: state.processed,
+          customers: new Map(state.customers.map((customer) => [customer.userId, customer])),
+          streamVersions: state.streamVersions,
+        },
+        activations,
+        { newId: deps.newId, now: deps.clock() },
+      ),
+    writes: (decided) => {
+      const activated = decided.flatMap((decision, index) =>
+        decision.outcome === 'activated' ? [{ ...decision, index, command: commands[index] as ActivateCustomerCommand, trace: traceOf(spans, index) }] : [],
+      );
+      // The customer row, the event, its inbox row and its outbox row.
+      return [
+        activateCustomersStatement(activated.map((item) => item.customer)),
+        appendEventsStatement(
+          activated.map(({ command, event, streamVersion, trace }) => ({
             streamType: 'Customer',
             streamId: event.aggregateId,
             streamVersion,
@@ -200,21 +172,18 @@ async function activateWithin(
             metadata: {
               correlationId: event.correlationId,
               causationId: event.causationId,
-              ...(stored.traceparent === undefined ? {} : { traceparent: stored.traceparent }),
-              ...(stored.tracestate === undefined ? {} : { tracestate: stored.tracestate }),
+              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
+              ...(trace.tracestate === undefined ? {} : { tracestate: trace.tracestate }),
               ...(command.source === undefined ? {} : { source: command.source }),
             },
-          };
-        }),
-      ),
-      recordProcessedStatement(
-        INBOX_CONSUMER,
-        activated.map(({ index }) => ({ messageId: eventIds[index] as string, messageType: commands[index]?.event.eventType ?? 'UserActivated' })),
-      ),
-      enqueueStatement(
-        activated.map(({ index, event }) => {
-          const stored = traceOf(index);
-          return {
+          })),
+        ),
+        recordProcessedStatement(
+          INBOX_CONSUMER,
+          activated.map(({ index, command }) => ({ messageId: eventIds[index] as string, messageType: command.event.eventType })),
+        ),
+        enqueueStatement(
+          activated.map(({ event, trace }) => ({
             eventId: event.eventId,
             destination: CUSTOMER_EVENTS.destination,
             aggregateId: event.aggregateId,
@@ -225,16 +194,37 @@ async function activateWithin(
               eventId: event.eventId,
               correlationId: event.correlationId,
               causationId: event.causationId,
-              ...(stored.traceparent === undefined ? {} : { traceparent: stored.traceparent }),
+              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
               'content-type': 'application/json',
             },
             payload: JSON.stringify(event),
-          };
-        }),
-      ),
-    ]),
+          })),
+        ),
+      ];
+    },
+    persisting: (write, decided) => {
+      // A child of the span of the first command the batch activates.
+      const first = spans[decided.findIndex((decision) => decision.outcome === 'activated')];
+      return inSpan('persist_event', { parent: first === undefined ? context.active() : trace.setSpan(context.active(), first) }, write);
+    },
+  });
+  return decisions.map((decision): ActivationResult =>
+    decision.outcome === 'activated' ? { outcome: 'activated', customer: decision.customer, event: decision.event } : decision,
   );
-  return results;
+}
+
+function toActivation({ event }: ActivateCustomerCommand): ActivateCustomer {
+  return {
+    eventId: event.eventId,
+    userId: event.payload.userId.toLowerCase(),
+    activatedAt: new Date(event.payload.activatedAt),
+    causation: { causationId: event.eventId, correlationId: event.correlationId ?? event.eventId },
+  };
+}
+
+function traceOf(spans: readonly Span[], index: number): TraceContext {
+  const span = spans[index];
+  return span === undefined ? {} : traceContextOfSpan(span);
 }
 
 function record(deps: ActivateCustomersDeps, commands: readonly ActivateCustomerCommand[], results: readonly ActivationResult[]): void {

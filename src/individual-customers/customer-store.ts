@@ -6,7 +6,7 @@ import type { Queryable } from '../platform/postgres/database.js';
 import type { Statement } from '../platform/postgres/statements.js';
 import type { Customer } from './domain/customer.js';
 import { formatInstant } from './domain/customer.js';
-import type { CustomerNumber } from './domain/customer-number.js';
+import type { CustomerNumber, YearMonth } from './domain/customer-number.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 
 export async function insertCustomers(client: Queryable, customers: readonly Customer[]): Promise<void> {
@@ -71,25 +71,63 @@ export async function findCustomersByUserIds(client: Queryable, userIds: readonl
   return rows.map(toCustomer);
 }
 
+/** What a transaction of this flow loads before it decides (registration and activation alike). */
+export interface CustomerCommandState {
+  /** Which of the asked input event ids the inbox consumer has processed. */
+  readonly processed: Set<string>;
+  /** The customers of the asked users. */
+  readonly customers: Customer[];
+  /** The current version of each of those customers' event stream (0 for a customer without events, e.g. an adopted row). */
+  readonly streamVersions: Map<CustomerId, number>;
+  /** The last number given in each of the asked months that has given one. */
+  readonly lastNumbers: Map<YearMonth, number>;
+}
+
 /**
- * What a registration transaction needs to decide, in one round trip: which of `eventIds` the inbox `consumer` has
- * processed, and the customers of `userIds`. (The one-row inbox side keeps the answer when no customer exists.)
+ * Loads, in one statement (one round trip), which of `eventIds` the inbox `consumer` has processed, the customers of
+ * `userIds` with their stream versions, and the number sequences of `months`. (The one-row side keeps the inbox and
+ * sequence answers when no customer exists.)
  */
-export async function findRegistrationState(
+export async function loadCustomerState(
   client: Queryable,
-  query: { readonly consumer: string; readonly eventIds: readonly string[]; readonly userIds: readonly string[] },
-): Promise<{ processed: Set<string>; customers: Customer[] }> {
-  const { rows } = await client.query<Partial<CustomerRow> & { processed: string[] }>(
-    `SELECT x.processed, c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
-            p.share_data_with_partners, p.allow_analytics
-     FROM (SELECT coalesce(array_agg(message_id), '{}') AS processed
-           FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])) AS x
+  query: {
+    readonly consumer: string;
+    readonly eventIds: readonly string[];
+    readonly userIds: readonly string[];
+    readonly months: readonly YearMonth[];
+  },
+): Promise<CustomerCommandState> {
+  const { rows } = await client.query<Partial<CustomerRow> & { processed: string[]; numbers: Record<string, number>; stream_version: number | null }>(
+    `SELECT x.processed, x.numbers, c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
+            p.share_data_with_partners, p.allow_analytics,
+            (SELECT max(e.stream_version) FROM event_store e WHERE e.stream_type = 'Customer' AND e.stream_id = c.id::text) AS stream_version
+     FROM (SELECT (SELECT coalesce(array_agg(message_id), '{}') FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])) AS processed,
+                  (SELECT coalesce(json_object_agg(year_month, current_value), '{}')
+                   FROM customer_number_sequences WHERE year_month = ANY($4::text[])) AS numbers) AS x
      LEFT JOIN (customers c JOIN customer_preferences p ON p.customer_id = c.id) ON c.user_id = ANY($3::uuid[])`,
-    [query.consumer, query.eventIds, query.userIds],
+    [query.consumer, query.eventIds, query.userIds, query.months],
   );
+  const found = rows.filter((row) => row.id !== null && row.id !== undefined);
   return {
     processed: new Set(rows[0]?.processed ?? []),
-    customers: rows.filter((row) => row.id !== null && row.id !== undefined).map((row) => toCustomer(row as CustomerRow)),
+    customers: found.map((row) => toCustomer(row as CustomerRow)),
+    streamVersions: new Map(found.map((row) => [row.id as CustomerId, row.stream_version ?? 0])),
+    lastNumbers: new Map(Object.entries(rows[0]?.numbers ?? {}).map(([month, value]) => [month as YearMonth, value])),
+  };
+}
+
+/**
+ * The new values of the months' number sequences. The transaction holds the months' locks since before it loaded
+ * them (`numberLockKey`), so the values it sets are the loaded ones plus the numbers it gave.
+ */
+export function setLastNumbersStatement(lastNumbers: ReadonlyMap<YearMonth, number>): Statement | undefined {
+  if (lastNumbers.size === 0) return undefined;
+  const months = [...lastNumbers.keys()].sort();
+  return {
+    text: `INSERT INTO customer_number_sequences AS s (year_month, current_value)
+     SELECT * FROM unnest($1::varchar[], $2::int[])
+     ON CONFLICT (year_month) DO UPDATE SET current_value = excluded.current_value`,
+    values: [months, months.map((month) => lastNumbers.get(month))],
   };
 }
 
@@ -175,15 +213,4 @@ export function activateCustomersStatement(customers: readonly Customer[]): Stat
       customers.map((c) => c.lastActivityAt),
     ],
   };
-}
-
-/** The current version of each customer's event stream (0 for a customer without events, e.g. an adopted row). */
-export async function streamVersions(client: Queryable, customerIds: readonly string[]): Promise<Map<string, number>> {
-  if (customerIds.length === 0) return new Map();
-  const { rows } = await client.query<{ stream_id: string; version: number }>(
-    `SELECT stream_id, max(stream_version) AS version FROM event_store
-     WHERE stream_type = 'Customer' AND stream_id = ANY($1::text[]) GROUP BY stream_id`,
-    [customerIds],
-  );
-  return new Map(rows.map((row) => [row.stream_id, row.version]));
 }

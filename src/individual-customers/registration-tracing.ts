@@ -1,14 +1,13 @@
 /**
  * Spans of the registration use case (SPEC §6): one `create_customer_profile` per command, a child of the span that
  * consumed it, and the batch's writes (`generate_customer_number`, `persist_customer`, `persist_event`) as its
- * children. A batch writes with one statement per step, so those spans are children of the first command's span and
- * link to the others'. The trace context stored with each event (and sent on by the outbox) is its
+ * children. A batch writes everything with one statement, which each of those spans covers; they are children of the
+ * first command's span and link to the others'. The trace context stored with each event (and sent on by the outbox) is its
  * `create_customer_profile` span, so projection and publication continue the same trace.
  */
 import { context, trace, type Context, type Span } from '@opentelemetry/api';
 import {
   contextFromTraceContext,
-  inSpan,
   markFailed,
   traceContextOfSpan,
   tracer,
@@ -16,13 +15,11 @@ import {
 } from '../platform/telemetry/index.js';
 import type { RegisterCustomer, RegistrationResult } from './registration.js';
 
-type StepName = 'generate_customer_number' | 'persist_customer' | 'persist_event';
+const WRITE_STEPS = ['generate_customer_number', 'persist_customer', 'persist_event'] as const;
 
 export interface RegistrationSpans {
-  /** Runs one write step of the batch in its span. */
-  step<T>(name: StepName, work: () => Promise<T>): Promise<T>;
-  /** Starts a step span to end by hand; one still open when the batch fails is ended as failed by `end`. */
-  begin(name: StepName): { end(): void };
+  /** Runs the batch's write (numbers, customers, events in one statement) in the spans of its steps. */
+  writing(write: () => Promise<void>): Promise<void>;
   /** The trace context to store with the event of command `index`. */
   traceOf(index: number): TraceContext;
   end(outcome: { readonly results: readonly RegistrationResult[] } | { readonly error: unknown }): void;
@@ -39,29 +36,23 @@ export function startRegistrationSpans(commands: readonly RegisterCustomer[]): R
   const first = spans[0];
   const batchParent = first === undefined ? context.active() : trace.setSpan(context.active(), first);
   const links = spans.length > 1 ? spans.map((span) => ({ context: span.spanContext() })) : undefined;
-  const open = new Set<Span>();
   return {
-    step: (name, work) => inSpan(name, { parent: batchParent, ...(links === undefined ? {} : { links }) }, () => work()),
-    begin: (name) => {
-      const span = tracer().startSpan(name, links === undefined ? {} : { links }, batchParent);
-      open.add(span);
-      return {
-        end: () => {
-          open.delete(span);
-          span.end();
-        },
-      };
+    writing: async (write) => {
+      const steps = WRITE_STEPS.map((name) => tracer().startSpan(name, links === undefined ? {} : { links }, batchParent));
+      try {
+        await write();
+      } catch (error) {
+        for (const step of steps) markFailed(step, error);
+        throw error;
+      } finally {
+        for (const step of steps) step.end();
+      }
     },
     traceOf: (index) => {
       const span = spans[index];
       return span === undefined ? {} : traceContextOfSpan(span);
     },
     end: (outcome) => {
-      for (const span of open) {
-        if ('error' in outcome) markFailed(span, outcome.error);
-        span.end();
-      }
-      open.clear();
       spans.forEach((span, index) => {
         if ('error' in outcome) {
           markFailed(span, outcome.error);

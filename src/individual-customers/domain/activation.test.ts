@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { activate, decideActivation, type ActivateCustomer, type ActivationState } from './activation.js';
+import { activate, decideActivation, decideActivations, type ActivateCustomer, type ActivationState, type ActivationsState } from './activation.js';
 import { newCustomer, type Customer } from './customer.js';
 import type { CustomerNumber } from './customer-number.js';
 import type { CustomerId, UserId } from './ids.js';
@@ -95,5 +95,57 @@ describe('activation decision', () => {
     expect(decideActivation(given({ customer: undefined, alreadyProcessed: true }), userActivated, context)).toStrictEqual({
       outcome: 'customer-not-found',
     });
+  });
+});
+
+describe('activation decision over a batch', () => {
+  const batchState = (state: Partial<ActivationsState> = {}): ActivationsState => ({
+    processed: new Set(),
+    customers: new Map([[pending.userId, pending]]),
+    streamVersions: new Map([[pending.customerId, 1]]),
+    ...state,
+  });
+  const ids = () => {
+    let next = 0;
+    return { newId: () => `id-${++next}`, now: context.now };
+  };
+
+  it('given a customer pending verification whose stream holds its registration, when activated, then the event takes version 2', () => {
+    const [decision] = decideActivations(batchState(), [userActivated], ids());
+    expect(decision).toMatchObject({ outcome: 'activated', streamVersion: 2, customer: { status: 'ACTIVE' } });
+  });
+
+  it('given a customer without events (an adopted row), when activated, then the event takes version 1', () => {
+    const [decision] = decideActivations(batchState({ streamVersions: new Map() }), [userActivated], ids());
+    expect(decision).toMatchObject({ outcome: 'activated', streamVersion: 1 });
+  });
+
+  it('given one customer, when two events activate the user in one batch, then the second is a duplicate of the now active customer', () => {
+    const [first, second] = decideActivations(batchState(), [userActivated, { ...userActivated, eventId: 'another' }], ids());
+    expect(first?.outcome).toBe('activated');
+    expect(second).toStrictEqual({ outcome: 'duplicate', reason: 'already-active', customer: first?.outcome === 'activated' && first.customer });
+  });
+
+  it('given one customer, when the same event comes twice in one batch (in any case), then the second is a redelivery', () => {
+    const [, second] = decideActivations(batchState(), [userActivated, { ...userActivated, eventId: userActivated.eventId.toUpperCase() }], ids());
+    expect(second).toMatchObject({ outcome: 'duplicate', reason: 'redelivered' });
+  });
+
+  it('given the event was processed before, when delivered again, then it is a redelivery', () => {
+    const active = activate(pending, new Date('2026-01-02T11:00:00Z'));
+    const [decision] = decideActivations(
+      batchState({ processed: new Set([userActivated.eventId]), customers: new Map([[pending.userId, active]]) }),
+      [userActivated],
+      ids(),
+    );
+    expect(decision).toStrictEqual({ outcome: 'duplicate', reason: 'redelivered', customer: active });
+  });
+
+  it('given no customer for one user, when a batch activates it and another, then only that one is not found', () => {
+    const other = { ...userActivated, eventId: 'other-event', userId: '01941234-5678-7abc-def0-0000000000ff' };
+    expect(decideActivations(batchState(), [other, userActivated], ids()).map((decision) => decision.outcome)).toEqual([
+      'customer-not-found',
+      'activated',
+    ]);
   });
 });

@@ -61,6 +61,51 @@ export function activate(customer: Customer, activatedAt: Date): Customer {
   };
 }
 
+/** What the command store knows when a batch of activations is decided. */
+export interface ActivationsState {
+  /** The input event ids (lower-cased) already processed. */
+  readonly processed: ReadonlySet<string>;
+  /** The customers of the batch's users, by user id. */
+  readonly customers: ReadonlyMap<string, Customer>;
+  /** The current version of each of those customers' event stream (absent: 0, e.g. an adopted row). */
+  readonly streamVersions: ReadonlyMap<string, number>;
+}
+
+export type ActivationsDecision =
+  | (ActivationDecision & { readonly outcome: Exclude<ActivationDecision['outcome'], 'activated'> })
+  | (Extract<ActivationDecision, { outcome: 'activated' }> & {
+      /** The version of the customer's stream `event` takes. */
+      readonly streamVersion: number;
+    });
+
+/**
+ * Decides a batch in order, each command against the state the earlier ones left: a second activation of the same
+ * user in one batch is a duplicate of the first. `command.eventId` is compared lower-cased.
+ */
+export function decideActivations(
+  state: ActivationsState,
+  commands: readonly ActivateCustomer[],
+  context: { readonly newId: () => string; readonly now: Date },
+): ActivationsDecision[] {
+  const customers = new Map(state.customers);
+  const processed = new Set(state.processed);
+  const versions = new Map(state.streamVersions);
+  return commands.map((command): ActivationsDecision => {
+    const eventId = command.eventId.toLowerCase();
+    const customer = customers.get(command.userId);
+    const decision = decideActivation({ customer, alreadyProcessed: processed.has(eventId) }, command, {
+      newEventId: context.newId(),
+      now: context.now,
+    });
+    if (decision.outcome !== 'activated') return decision;
+    customers.set(command.userId, decision.customer);
+    processed.add(eventId);
+    const streamVersion = (versions.get(decision.customer.customerId) ?? 0) + 1;
+    versions.set(decision.customer.customerId, streamVersion);
+    return { ...decision, streamVersion };
+  });
+}
+
 function assertNever(value: never): never {
   throw new Error(`unexpected value ${JSON.stringify(value)}`);
 }
