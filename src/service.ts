@@ -15,7 +15,7 @@ import { parkedCounts } from './platform/postgres/dead-letters.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
 import { startTracing, type Tracing } from './platform/telemetry/index.js';
 import { consoleRoutes } from './operations/console.routes.js';
-import { flows, outboxDestinations, replayHandlersOf } from './flows.js';
+import { flows, outboxDestinations, replayHandlersOf, schemaAdoptions } from './flows.js';
 import type { RunningFlow } from './platform/flow.js';
 import { createTeardown, orTearDown } from './platform/teardown.js';
 
@@ -53,7 +53,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const teardown = createTeardown();
   const tracing = await startTelemetry(config, logger);
   teardown.defer(() => tracing.shutdown());
-  const database = await orTearDown(teardown, () => openDatabase(config.database, logger, config.databaseTimeouts));
+  const database = await orTearDown(teardown, () => openDatabase(config.database, logger, config.databaseTimeouts, schemaAdoptions));
   teardown.defer(() => database.close());
   let accepting = true;
   // Readiness is UP only while what the HTTP API needs answers (PostgreSQL, and what each flow adds: its read-model

@@ -5,6 +5,7 @@ import { createSchemaRegistry } from '../platform/avro/schema-registry.js';
 import type { Flow, FlowServices, RunningFlow } from '../platform/flow.js';
 import { createProjector } from '../platform/postgres/projector.js';
 import { createWakeSignal, fanOut } from '../platform/wake-signal.js';
+import { acmeAdoption } from './acme-adoption.js';
 import { createActivateCustomers } from './activate-customers.js';
 import { customerProjection } from './customer-read-model.js';
 import { findCustomerByQuery, individualCustomersHttp } from './customers.http.js';
@@ -21,6 +22,7 @@ export const individualCustomers: Flow<Config> = {
   // Its inputs are refused with the platform's codes only.
   reasonCodes: [],
   commands: { publish: publishUserRegisteredCommand },
+  adoption: acmeAdoption,
   replay: ({ config, pool, logger, metrics }) => {
     const register = createRegisterCustomers({
       pool,

@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Pool } from './postgres/database.js';
 import type { OutboxDeclaration } from './postgres/outbox.js';
+import type { SchemaAdoption } from './postgres/schema-adoption.js';
 import type { Teardown } from './teardown.js';
 
 /** What a flow gets to replay its parked input: the same database, logs and metrics as the service. */
@@ -77,6 +78,8 @@ export interface Flow<C> {
   readonly commands?: FlowCommands;
   /** How its parked input is replayed (`dead-letters replay`, the console): one route per transport it reads. */
   readonly replay?: (services: FlowReplayServices<C>) => readonly ReplayRoute[];
+  /** The database of the service it replaces, adopted in place when the service first opens it (SPEC §5). */
+  readonly adoption?: SchemaAdoption;
   /**
    * Starts it inside the service: its use cases, stores and HTTP part now, its consumers and relays with
    * `startBackground`. A flow that cannot start throws (the service then stops what had started and exits).
