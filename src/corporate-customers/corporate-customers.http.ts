@@ -39,6 +39,7 @@ export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindC
   app.get<{ Params: { id: string } }>(
     '/api/v1/corporate-customers/:id',
     {
+      config: { scope: 'customers:read' },
       schema: {
         tags: ['corporate customers'],
         summary: 'Corporate customer (company) with its users',

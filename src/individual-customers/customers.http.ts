@@ -129,22 +129,22 @@ export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer)
   const badParam = (code: 'INVALID_UUID' | 'INVALID_VALUE' | 'INVALID_EMAIL', field: string, message: string) =>
     new HttpProblem(invalidInput(InvalidInputError.of(code, field, message)));
 
-  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', { schema: lookupSchema('customerId', 'customer id (UUID)') }, async (request) => {
+  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', { schema: lookupSchema('customerId', 'customer id (UUID)'), config: { scope: 'customers:read' } }, async (request) => {
     const id = parseCustomerId(request.params.customerId);
     if (id === undefined) throw badParam('INVALID_UUID', 'customerId', 'must be a UUID');
     return lookup({ by: 'id', value: id });
   });
-  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', { schema: lookupSchema('userId', 'user id (UUID)') }, async (request) => {
+  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', { schema: lookupSchema('userId', 'user id (UUID)'), config: { scope: 'customers:read' } }, async (request) => {
     const id = parseUserId(request.params.userId);
     if (id === undefined) throw badParam('INVALID_UUID', 'userId', 'must be a UUID');
     return lookup({ by: 'userId', value: id });
   });
-  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', { schema: lookupSchema('customerNumber', 'customer number (ACME-YYYYMM-NNNNNN)') }, async (request) => {
+  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', { schema: lookupSchema('customerNumber', 'customer number (ACME-YYYYMM-NNNNNN)'), config: { scope: 'customers:read' } }, async (request) => {
     const number = parseCustomerNumber(request.params.customerNumber);
     if (number === undefined) throw badParam('INVALID_VALUE', 'customerNumber', 'must look like ACME-YYYYMM-NNNNNN');
     return lookup({ by: 'number', value: number.value });
   });
-  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', { schema: lookupSchema('email', 'e-mail address') }, async (request) => {
+  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', { schema: lookupSchema('email', 'e-mail address'), config: { scope: 'customers:read' } }, async (request) => {
     const email = emailSchema.safeParse(request.params.email);
     if (!email.success) throw badParam('INVALID_EMAIL', 'email', 'must be an e-mail address');
     return lookup({ by: 'email', value: email.data });

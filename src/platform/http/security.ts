@@ -51,11 +51,12 @@ export function isOpenRoute(url: string): boolean {
   );
 }
 
-/** The scope a protected route needs when it does not name one. */
+/**
+ * The scope a protected route needs when it does not name one (a flow's lookups name `customers:read` in their route
+ * `config`): the intake needs `events:write`, anything else `operations`.
+ */
 export function scopeOf(method: string, url: string): Scope {
   if (url === '/api/v1/events' && method === 'POST') return 'events:write';
-  const read = method === 'GET' || method === 'HEAD';
-  if (read && (url.startsWith('/api/v1/customers') || url.startsWith('/api/v1/corporate-customers'))) return 'customers:read';
   return 'operations';
 }
 
