@@ -29,6 +29,8 @@ type Envelope = GeneratedUserRegistered;
 
 export interface Load {
   readonly producer: Producer;
+  /** Sends one `UserActivated` per user, as fast as the producer goes; returns when each was sent (epoch ms). */
+  activate(userIds: readonly string[], onProgress?: (sent: number) => void): Promise<Map<string, number>>;
   /** Sends `shape.events` as fast as the producer goes (`rate` undefined) or at `rate` events per second. */
   send(shape: LoadShape, rate?: number, onProgress?: (sent: number) => void): Promise<SentLoad>;
   close(): Promise<void>;
@@ -103,12 +105,45 @@ export async function connectLoad(brokers: readonly string[], topic: string): Pr
       }
       return { firstSentAt, lastSentAt: Date.now(), sent, expectedCustomers, invalid };
     },
+    async activate(userIds, onProgress) {
+      const sentAt = new Map<string, number>();
+      const inFlight = new Set<Promise<unknown>>();
+      for (let index = 0; index < userIds.length; index += 1000) {
+        const now = Date.now();
+        const timestamp = new Date(now).toISOString();
+        const messages = userIds.slice(index, index + 1000).map((userId) => {
+          sentAt.set(userId, now);
+          return {
+            key: userId,
+            value: JSON.stringify({
+              eventId: uuidv4(),
+              eventType: 'UserActivated',
+              eventVersion: '1.0',
+              timestamp,
+              aggregateId: userId,
+              aggregateType: 'User',
+              payload: { userId, activatedAt: timestamp, activationMethod: 'EMAIL_VERIFICATION' },
+            }),
+            headers: { 'content-type': 'application/json', eventType: 'UserActivated' },
+          };
+        });
+        const request = producer.send({ topic, acks: -1, messages });
+        inFlight.add(request);
+        void request.finally(() => inFlight.delete(request));
+        if (inFlight.size >= 4) await Promise.race(inFlight);
+        onProgress?.(Math.min(userIds.length, index + 1000));
+      }
+      await Promise.all(inFlight);
+      return sentAt;
+    },
     close: () => producer.disconnect(),
   };
 }
 
 export interface Published {
+  readonly eventType: string;
   readonly customerId: string;
+  readonly userId: string;
   /** Broker timestamp: when the relay produced it. */
   readonly publishedAt: number;
   /** The input event's timestamp (the customer's registeredAt). */
@@ -116,7 +151,10 @@ export interface Published {
 }
 
 export interface OutputWatch {
+  /** CustomerRegistered events. */
   readonly received: Published[];
+  /** CustomerActivated events. */
+  readonly activated: Published[];
   close(): Promise<void>;
 }
 
@@ -127,19 +165,26 @@ export async function watchOutput(brokers: readonly string[], topic: string): Pr
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const received: Published[] = [];
+  const activated: Published[] = [];
   await consumer.run({
     partitionsConsumedConcurrently: 8,
     eachBatch: ({ batch }) => {
       for (const message of batch.messages) {
-        const event = JSON.parse(message.value?.toString() ?? '{}') as { payload?: { customerId?: string; registeredAt?: string } };
-        received.push({
+        const event = JSON.parse(message.value?.toString() ?? '{}') as {
+          eventType?: string;
+          payload?: { customerId?: string; userId?: string; registeredAt?: string };
+        };
+        const published = {
+          eventType: event.eventType ?? '',
           customerId: event.payload?.customerId ?? '',
+          userId: event.payload?.userId ?? '',
           publishedAt: Number(message.timestamp),
           registeredAt: Date.parse(event.payload?.registeredAt ?? ''),
-        });
+        };
+        (published.eventType === 'CustomerActivated' ? activated : received).push(published);
       }
       return Promise.resolve();
     },
   });
-  return { received, close: () => consumer.disconnect() };
+  return { received, activated, close: () => consumer.disconnect() };
 }

@@ -157,3 +157,56 @@ export async function checkCorrectness(
     ok,
   };
 }
+
+export interface ActivationFigures {
+  readonly committed: Distribution;
+  readonly visible: Distribution;
+  readonly lastCommittedAt: number;
+  readonly lastVisibleAt: number;
+  readonly activeCustomers: number;
+  readonly activeDocuments: number;
+  readonly activatedEvents: number;
+}
+
+/**
+ * Input time of each user's `UserActivated` (`sentAt`) → the commit of its customer's update (committed) and of its
+ * document's (visible); plus how many of the users are ACTIVE in each, and how many `CustomerActivated` were stored.
+ */
+export async function activationTimings(pool: pg.Pool, readModel: ReadModelLocation, sentAt: ReadonlyMap<string, number>): Promise<ActivationFigures> {
+  const userIds = [...sentAt.keys()];
+  const { rows } = await pool.query<{ user_id: string; status: string; doc_status: string | null; committed_at: number; visible_at: number | null }>(
+    `SELECT c.user_id::text AS user_id, c.status, r.status AS doc_status,
+            extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000 AS committed_at,
+            extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000 AS visible_at
+     FROM customers c LEFT JOIN ${readModel.table} r ON r.${readModel.customerIdColumn}::text = c.id::text
+     WHERE c.user_id = ANY($1::uuid[])`,
+    [userIds],
+  );
+  const committed: number[] = [];
+  const visible: number[] = [];
+  let lastCommittedAt = 0;
+  let lastVisibleAt = 0;
+  for (const row of rows) {
+    const sent = sentAt.get(row.user_id) as number;
+    committed.push(Number(row.committed_at) - sent);
+    lastCommittedAt = Math.max(lastCommittedAt, Number(row.committed_at));
+    if (row.visible_at !== null) {
+      visible.push(Number(row.visible_at) - sent);
+      lastVisibleAt = Math.max(lastVisibleAt, Number(row.visible_at));
+    }
+  }
+  const events = await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM event_store e JOIN customers c ON e.stream_id = c.id::text
+     WHERE e.event_type = 'CustomerActivated' AND c.user_id = ANY($1::uuid[])`,
+    [userIds],
+  );
+  return {
+    committed: distribution(committed),
+    visible: distribution(visible),
+    lastCommittedAt,
+    lastVisibleAt,
+    activeCustomers: rows.filter((row) => row.status === 'ACTIVE').length,
+    activeDocuments: rows.filter((row) => row.doc_status === 'ACTIVE').length,
+    activatedEvents: Number(events.rows[0]?.n ?? 0),
+  };
+}

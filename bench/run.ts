@@ -6,14 +6,20 @@
  * - the database limit: pgbench doing the writes of one registration, 1 and 100 per transaction;
  * - the pipeline at full speed, twice on the same process (throughput, latencies, memory, CPU per event);
  * - the pipeline at a fixed offered rate (latency from each input event's timestamp to committed, visible, published);
+ * - activation: `UserActivated` at full speed to customers of the first run (committed, visible, published);
+ * - HTTP lookups from the read model by id and by e-mail at 50 concurrent clients (requests/s, latency);
  * - the per-event design (one registration per transaction), for the batching ratio;
- * - correctness after each: one customer per user, gapless numbers, an event per customer, nothing unpublished.
+ * - the corporate flow over NATS JetStream (nats-server), at full speed and at a fixed rate;
+ * - correctness after each: one customer per user, gapless numbers, an event per customer, nothing unpublished
+ *   (activation: every customer and document ACTIVE, one CustomerActivated each, published; corporate: every company
+ *   and user stored, with its event, and seen on customer-saved / user-saved; lookups: every answer the customer asked).
  *
- * Prints a table and writes every figure as JSON (bench/results/latest.json unless --json says otherwise).
+ * Prints a table, the targets of issue 17 met or missed, and the load average at start and end, and writes every figure
+ * as JSON (bench/results/latest.json unless --json says otherwise).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
@@ -22,8 +28,30 @@ import { startEmbeddedPostgres } from '../src/platform/postgres/embedded.js';
 import { freePort } from '../test/support/global-setup.js';
 import { javaAvailable, startKafkaBroker } from '../test/support/kafka-broker.js';
 import { startKafkaMock } from '../test/support/kafka-mock.js';
+import { startNatsServer, type NatsServer } from '../test/support/nats.js';
+import {
+  checkCorporateCorrectness,
+  connectCorporateLoad,
+  CORPORATE_USERS_PER_COMPANY,
+  corporateTimings,
+  watchCorporateOutput,
+  type CorporateCorrectness,
+  type CorporateLoad,
+  type CorporateWatch,
+} from './corporate.js';
 import { connectLoad, watchOutput, type LoadShape } from './load.js';
-import { checkCorrectness, databaseTimings, distribution, progress, progressEstimate, type Correctness, type Distribution, type ReadModelLocation } from './measure.js';
+import { runLookups, type LookupFigures, type LookupKey } from './lookups.js';
+import {
+  activationTimings,
+  checkCorrectness,
+  databaseTimings,
+  distribution,
+  progress,
+  progressEstimate,
+  type Correctness,
+  type Distribution,
+  type ReadModelLocation,
+} from './measure.js';
 import { findPgbench, runPgbench, type PgbenchResult } from './pgbench.js';
 import { startServiceProcess, type ServiceProcess } from './service-process.js';
 
@@ -54,6 +82,12 @@ const { values: args } = parseArgs({
     partitions: { type: 'string' },
     brokers: { type: 'string', default: '1' },
     kafka: { type: 'string' },
+    activations: { type: 'string', default: '20000' },
+    'lookup-seconds': { type: 'string', default: '10' },
+    'lookup-clients': { type: 'string', default: '50' },
+    'corporate-events': { type: 'string', default: '5000' },
+    'corporate-rate': { type: 'string', default: '100' },
+    'corporate-seconds': { type: 'string', default: '20' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -75,6 +109,12 @@ if (args.help) {
   --kafka real|mock     the broker: Apache Kafka 4 (KRaft, default when Java is here) or librdkafka's mock
   --brokers N           broker nodes, partition leaders spread over them (default 1)
   --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
+  --activations N       UserActivated events sent at full speed to customers of the first run (default 20000; 0: none)
+  --lookup-seconds S    length of each HTTP lookup run, by id and by e-mail (default 10; 0: none)
+  --lookup-clients N    concurrent HTTP clients of the lookup runs (default 50)
+  --corporate-events N  corporate registrations (3 users each) over JetStream at full speed (default 5000; 0: none)
+  --corporate-rate R    offered rate of the corporate fixed-rate run, registrations/s (default 100)
+  --corporate-seconds S length of the corporate fixed-rate run (default 20)
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
 BENCH_SERVICE_NODE_OPTIONS passes Node flags to the service under test (as its NODE_OPTIONS).
@@ -121,6 +161,8 @@ async function main(): Promise<void> {
     log('building (npm run build)…');
     await promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT });
   }
+  const loadAtStart = loadavg();
+  log(`load average at start: ${loadAtStart.map((value) => value.toFixed(2)).join(', ')}`);
   const scratch = await mkdtemp(path.join(tmpdir(), 'customer-service-bench-'));
   let stopPostgres: (() => Promise<void>) | undefined;
   let kafka: BenchKafka | undefined;
@@ -146,7 +188,7 @@ async function main(): Promise<void> {
     const partitionsFor = (count: number) =>
       args.partitions !== undefined ? Number(args.partitions) : kafka?.real === true ? 8 : Math.max(8, Math.ceil((count * 1200) / (3 * 1024 * 1024)));
     const brokers = kafka.bootstrapServers;
-    const machine = { cpus: (await import('node:os')).cpus().length, node: process.version, kafka: kafka.description };
+    const machine = { cpus: cpus().length, node: process.version, kafka: kafka.description };
 
     if (args.only !== undefined) {
       // Profiling aid: one pipeline, one run, figures as JSON; no comparison.
@@ -174,6 +216,8 @@ async function main(): Promise<void> {
 
     // 2. The pipeline at full speed, twice on the same process; then 3. at a fixed rate.
     const runs: RunFigures[] = [];
+    let activation: ActivationRun | undefined;
+    let lookups: LookupFigures[] = [];
     const fullSpeedEvents = events * 2 + Number(args.rate) * Number(args['rate-seconds']);
     const batched = await startPipeline('batched', { kafka, brokers, database, partitions: partitionsFor(fullSpeedEvents), env: {} });
     let peakRssMb: number;
@@ -181,6 +225,9 @@ async function main(): Promise<void> {
       runs.push(await measureRun(batched, 'full speed #1', shape(events)));
       runs.push(await measureRun(batched, 'full speed #2', shape(events)));
       runs.push(await measureRun(batched, `fixed ${args.rate}/s`, shape(Number(args.rate) * Number(args['rate-seconds'])), Number(args.rate)));
+      // 3b. Activation of customers of the first run, then 3c. lookups from the read model the runs filled.
+      if (Number(args.activations) > 0) activation = await measureActivation(batched, Number(args.activations));
+      if (Number(args['lookup-seconds']) > 0) lookups = await measureLookups(batched);
       peakRssMb = batched.service.peakRss() / 2 ** 20;
     } finally {
       await batched.close();
@@ -201,9 +248,25 @@ async function main(): Promise<void> {
       await single.close();
     }
 
+    // 5. The corporate flow over NATS JetStream: full speed, then a fixed rate, on one service process.
+    const corporate: CorporateRun[] = [];
+    let corporatePeakRssMb: number | undefined;
+    if (Number(args['corporate-events']) > 0) {
+      const pipeline = await startCorporatePipeline(database);
+      try {
+        corporate.push(await measureCorporateRun(pipeline, 'corporate full speed', Number(args['corporate-events'])));
+        const rate = Number(args['corporate-rate']);
+        corporate.push(await measureCorporateRun(pipeline, `corporate fixed ${rate}/s`, rate * Number(args['corporate-seconds']), rate));
+        corporatePeakRssMb = pipeline.service.peakRss() / 2 ** 20;
+      } finally {
+        await pipeline.close();
+      }
+    }
+
     const [first, second, fixed, perEvent] = runs as [RunFigures, RunFigures, RunFigures, RunFigures];
     const report = {
       at: new Date().toISOString(),
+      loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
       machine,
       events,
       pgbench,
@@ -216,7 +279,15 @@ async function main(): Promise<void> {
         batchedToPerEvent: first.throughput / perEvent.throughput,
       },
       fixedRate: { rate: Number(args.rate), committedP99: fixed.committed.p99, visibleP99: fixed.visible.p99, publishedP99: fixed.published.p99 },
-      correct: runs.every((run) => run.correctness.ok),
+      activation,
+      lookups,
+      corporate,
+      corporatePeakRssMb,
+      correct:
+        runs.every((run) => run.correctness.ok) &&
+        (activation === undefined || activation.ok) &&
+        lookups.every((run) => run.errors === 0) &&
+        corporate.every((run) => run.correctness.ok),
     };
     printTable(report);
     await mkdir(path.dirname(args.json), { recursive: true });
@@ -294,8 +365,9 @@ async function startPipeline(
     port: await freePort(),
     env: {
       DATABASE_URL: url,
-      // The benchmark feeds Kafka only; its HTTP API serves nothing but the readiness probe.
+      // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.
       AUTH_MODE: 'none',
+      RATE_LIMIT_LOOKUPS: '0',
       KAFKA_BROKERS: options.brokers.join(','),
       KAFKA_INPUT_TOPIC: inputTopic,
       KAFKA_OUTPUT_TOPIC: outputTopic,
@@ -390,15 +462,215 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
   }
 }
 
-function printTable(report: {
+interface ActivationRun {
+  readonly name: string;
+  readonly sent: number;
+  readonly seconds: number;
+  /** Activations per second, first sent to last CustomerActivated published and last document projected. */
+  readonly throughput: number;
+  readonly committed: Distribution;
+  readonly visible: Distribution;
+  readonly published: Distribution;
+  readonly activeCustomers: number;
+  readonly activeDocuments: number;
+  readonly activatedEvents: number;
+  readonly publishedEvents: number;
+  readonly unpublished: number;
+  readonly ok: boolean;
+}
+
+/** `count` customers of the runs so far are activated by `UserActivated` events sent at full speed. */
+async function measureActivation(pipeline: Pipeline, count: number): Promise<ActivationRun> {
+  const { rows } = await pipeline.pool.query<{ user_id: string }>(
+    `SELECT user_id::text AS user_id FROM customers WHERE status <> 'ACTIVE' ORDER BY registered_at LIMIT $1`,
+    [count],
+  );
+  const userIds = rows.map((row) => row.user_id);
+  const publishedBefore = pipeline.watch.activated.length;
+  log(`activation: sending ${userIds.length} UserActivated as fast as possible…`);
+  const firstSentAt = Date.now();
+  const sentAt = await pipeline.load.activate(userIds);
+  const deadline = Date.now() + 120_000 + userIds.length * 5;
+  for (;;) {
+    const published = pipeline.watch.activated.length - publishedBefore;
+    if (published >= userIds.length) {
+      const figures = await activationTimings(pipeline.pool, READ_MODEL, sentAt);
+      if (figures.activeDocuments >= userIds.length) break;
+    }
+    if (Date.now() > deadline) throw new Error(`activation: not done after the deadline: published ${published} of ${userIds.length}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const figures = await activationTimings(pipeline.pool, READ_MODEL, sentAt);
+  const publishedNow = pipeline.watch.activated.slice(publishedBefore);
+  const publishedLatencies = publishedNow.map((item) => item.publishedAt - (sentAt.get(item.userId) ?? Number.NaN));
+  const lastPublishedAt = Math.max(...publishedNow.map((item) => item.publishedAt));
+  const seconds = (Math.max(lastPublishedAt, figures.lastVisibleAt) - firstSentAt) / 1000;
+  const unpublished = Number((await pipeline.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL')).rows[0]?.n);
+  const publishedUsers = new Set(publishedNow.map((item) => item.userId)).size;
+  const run: ActivationRun = {
+    name: 'activation, full speed',
+    sent: userIds.length,
+    seconds,
+    throughput: userIds.length / seconds,
+    committed: figures.committed,
+    visible: figures.visible,
+    published: distribution(publishedLatencies),
+    activeCustomers: figures.activeCustomers,
+    activeDocuments: figures.activeDocuments,
+    activatedEvents: figures.activatedEvents,
+    publishedEvents: publishedUsers,
+    unpublished,
+    ok:
+      figures.activeCustomers === userIds.length &&
+      figures.activeDocuments === userIds.length &&
+      figures.activatedEvents === userIds.length &&
+      publishedUsers === userIds.length &&
+      unpublished === 0,
+  };
+  log(`activation: ${Math.round(run.throughput)} activations/s, correct: ${run.ok}`);
+  return run;
+}
+
+/** Lookups by id, then by e-mail, of customers the runs registered (e-mails that answer with exactly that customer). */
+async function measureLookups(pipeline: Pipeline): Promise<LookupFigures[]> {
+  const { rows } = await pipeline.pool.query<{ customer_id: string; email: string }>(
+    `SELECT customer_id, email FROM (
+       SELECT DISTINCT ON (email_lower) customer_id::text AS customer_id, document->'email'->>'address' AS email
+       FROM ${READ_MODEL.table} ORDER BY email_lower, registered_at, customer_number) AS d
+     ORDER BY random() LIMIT 20000`,
+  );
+  const keys: LookupKey[] = rows.map((row) => ({ customerId: row.customer_id, email: row.email }));
+  const results: LookupFigures[] = [];
+  for (const by of ['id', 'email'] as const) {
+    log(`lookups by ${by}: ${args['lookup-clients']} clients for ${args['lookup-seconds']} s over ${keys.length} customers…`);
+    const figures = await runLookups(pipeline.service.url, keys, { by, clients: Number(args['lookup-clients']), seconds: Number(args['lookup-seconds']) });
+    log(`lookups by ${by}: ${Math.round(figures.requestsPerSecond)} requests/s, p99 ${figures.latency.p99.toFixed(1)} ms, errors ${figures.errors}`);
+    results.push(figures);
+  }
+  return results;
+}
+
+interface CorporatePipeline {
+  readonly service: ServiceProcess;
+  readonly pool: pg.Pool;
+  readonly nats: NatsServer;
+  readonly load: CorporateLoad;
+  readonly watch: CorporateWatch;
+  expectedCompanies: number;
+  close(): Promise<void>;
+}
+
+interface CorporateRun {
+  readonly name: string;
+  readonly sent: number;
+  readonly seconds: number;
+  /** Registrations per second, first sent to the last customer-saved and user-saved on the stream. */
+  readonly throughput: number;
+  readonly committed: Distribution;
+  readonly published: Distribution;
+  readonly cpuMsPerRegistration: number;
+  readonly rssAfterMb: number;
+  readonly correctness: CorporateCorrectness;
+}
+
+const CORPORATE_SUBJECTS = { customerRegistered: 'customer-registered', customerSaved: 'customer-saved', userSaved: 'user-saved' };
+const CORPORATE_STREAM = 'customer-onboarding';
+
+async function startCorporatePipeline(database: ReturnType<typeof databaseFactory>): Promise<CorporatePipeline> {
+  const nats = await startNatsServer();
+  const url = await database.create('bench_corporate');
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  log(`corporate: starting nats-server and the service…`);
+  const service = await startServiceProcess({
+    ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
+    root: ROOT,
+    port: await freePort(),
+    env: {
+      DATABASE_URL: url,
+      AUTH_MODE: 'none',
+      RATE_LIMIT_LOOKUPS: '0',
+      NATS_URL: nats.url,
+      NATS_STREAM: CORPORATE_STREAM,
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
+    },
+  });
+  const watch = await watchCorporateOutput(nats.url, CORPORATE_STREAM, CORPORATE_SUBJECTS);
+  const load = await connectCorporateLoad(nats.url, CORPORATE_SUBJECTS.customerRegistered);
+  return {
+    service,
+    pool,
+    nats,
+    load,
+    watch,
+    expectedCompanies: 0,
+    async close() {
+      await load.close();
+      await watch.close();
+      await service.stop();
+      await pool.end();
+      await nats.close();
+    },
+  };
+}
+
+async function measureCorporateRun(pipeline: CorporatePipeline, name: string, count: number, rate?: number): Promise<CorporateRun> {
+  const cpuBefore = await pipeline.service.cpuSeconds();
+  log(`${name}: sending ${count} registrations${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
+  let sentSoFar = 0;
+  const ticker = setInterval(() => {
+    log(`  ${name}: sent ${sentSoFar}, customer-saved ${pipeline.watch.customerSaved.length}, user-saved ${pipeline.watch.userSaved.length}`);
+  }, 2000);
+  try {
+    const sent = await pipeline.load.send(count, rate, (n) => (sentSoFar = n));
+    pipeline.expectedCompanies += sent.companies;
+    const expected = { companies: pipeline.expectedCompanies, users: pipeline.expectedCompanies * CORPORATE_USERS_PER_COMPANY };
+    const deadline = Date.now() + 120_000 + count * 20;
+    while (pipeline.watch.customerSaved.length < expected.companies || pipeline.watch.userSaved.length < expected.users) {
+      if (Date.now() > deadline) {
+        throw new Error(`${name}: not done: customer-saved ${pipeline.watch.customerSaved.length}/${expected.companies}, user-saved ${pipeline.watch.userSaved.length}/${expected.users}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const cpuAfter = await pipeline.service.cpuSeconds();
+    const timings = await corporateTimings(pipeline.pool, pipeline.watch, sent.firstSentAt, sent.lastSentAt + 1);
+    const correctness = await checkCorporateCorrectness(pipeline.pool, expected, pipeline.watch);
+    const seconds = (Math.max(timings.lastPublishedAt, timings.lastCommittedAt) - sent.firstSentAt) / 1000;
+    const run: CorporateRun = {
+      name,
+      sent: sent.companies,
+      seconds,
+      throughput: sent.companies / seconds,
+      committed: timings.committed,
+      published: timings.published,
+      cpuMsPerRegistration: ((cpuAfter - cpuBefore) * 1000) / sent.companies,
+      rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
+      correctness,
+    };
+    log(`${name}: ${Math.round(run.throughput)} registrations/s, correct: ${correctness.ok}`);
+    return run;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+type Report = {
+  loadAverage: { atStart: number[]; atEnd: number[] };
   pgbench: PgbenchResult | undefined;
   runs: readonly RunFigures[];
   peakRssMb: number;
   rssGrowthMb: number;
   ratios: { toPgbenchBatch100: number | null; toPgbenchSingle: number | null; batchedToPerEvent: number };
-  machine: { cpus: number; node: string };
-}): void {
+  machine: { cpus: number; node: string; kafka: string };
+  fixedRate: { rate: number };
+  activation: ActivationRun | undefined;
+  lookups: readonly LookupFigures[];
+  corporate: readonly CorporateRun[];
+  corporatePeakRssMb: number | undefined;
+};
+
+function printTable(report: Report): void {
   const ms = (d: Distribution) => `${d.p50.toFixed(0)} / ${d.p95.toFixed(0)} / ${d.p99.toFixed(0)} / ${d.max.toFixed(0)}`;
+  const load = (values: number[]) => values.map((value) => value.toFixed(2)).join(', ');
   const lines = [
     `| run | events | registrations/s | committed ms p50/p95/p99/max | visible ms | published ms | CPU ms/event | RSS after MB | correct |`,
     `|---|---:|---:|---|---|---|---:|---:|---|`,
@@ -407,6 +679,34 @@ function printTable(report: {
         `| ${run.name} | ${run.sent} | ${Math.round(run.throughput)} | ${ms(run.committed)} | ${ms(run.visible)} | ${ms(run.published)} | ${run.cpuMsPerEvent.toFixed(3)} | ${run.rssAfterMb.toFixed(0)} | ${run.correctness.ok ? 'yes' : 'NO'} |`,
     ),
   ];
+  const activation = report.activation;
+  if (activation !== undefined) {
+    lines.push(
+      `| ${activation.name} | ${activation.sent} | ${Math.round(activation.throughput)} (activations) | ${ms(activation.committed)} | ${ms(activation.visible)} | ${ms(activation.published)} | | | ${activation.ok ? 'yes' : 'NO'} |`,
+    );
+  }
+  if (report.corporate.length > 0) {
+    lines.push(
+      '',
+      `| corporate (NATS JetStream, 3 users each) | registrations | registrations/s | committed ms p50/p95/p99/max | customer-saved published ms | CPU ms/registration | RSS after MB | correct |`,
+      `|---|---:|---:|---|---|---:|---:|---|`,
+      ...report.corporate.map(
+        (run) =>
+          `| ${run.name} | ${run.sent} | ${Math.round(run.throughput)} | ${ms(run.committed)} | ${ms(run.published)} | ${run.cpuMsPerRegistration.toFixed(3)} | ${run.rssAfterMb.toFixed(0)} | ${run.correctness.ok ? 'yes' : 'NO'} |`,
+      ),
+    );
+  }
+  if (report.lookups.length > 0) {
+    lines.push(
+      '',
+      `| lookups (read model, HTTP keep-alive) | clients | requests | requests/s | latency ms p50/p95/p99/max | errors |`,
+      `|---|---:|---:|---:|---|---:|`,
+      ...report.lookups.map(
+        (run) =>
+          `| by ${run.by} | ${run.clients} | ${run.requests} | ${Math.round(run.requestsPerSecond)} | ${run.latency.p50.toFixed(1)} / ${run.latency.p95.toFixed(1)} / ${run.latency.p99.toFixed(1)} / ${run.latency.max.toFixed(1)} | ${run.errors} |`,
+      ),
+    );
+  }
   if (report.pgbench !== undefined) {
     lines.push(
       '',
@@ -419,9 +719,36 @@ function printTable(report: {
   lines.push(
     '',
     `pipeline / pgbench 100-per-tx: ${report.ratios.toPgbenchBatch100?.toFixed(2) ?? 'n/a'}; batched / per-event: ${report.ratios.batchedToPerEvent.toFixed(1)}×; ` +
-      `peak RSS ${report.peakRssMb.toFixed(0)} MB; RSS growth run 1 → run 2: ${report.rssGrowthMb.toFixed(1)} MB; ${report.machine.cpus} CPUs, Node ${report.machine.node}`,
+      `peak RSS ${report.peakRssMb.toFixed(0)} MB${report.corporatePeakRssMb === undefined ? '' : ` (corporate service ${report.corporatePeakRssMb.toFixed(0)} MB)`}; ` +
+      `RSS growth run 1 → run 2: ${report.rssGrowthMb.toFixed(1)} MB; ${report.machine.cpus} CPUs, Node ${report.machine.node}; ${report.machine.kafka}; ` +
+      `load average (1, 5, 15 min) at start ${load(report.loadAverage.atStart)}, at end ${load(report.loadAverage.atEnd)}`,
+    '',
+    ...targetTable(report),
   );
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The targets of issue 17, each met or missed with the figure of this run. */
+function targetTable(report: Report): string[] {
+  const [first, second, fixed] = report.runs as [RunFigures, RunFigures, RunFigures];
+  const rows: [string, string, string, boolean | undefined][] = [];
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? 'n/a' : ok ? 'met' : 'MISSED');
+  rows.push(['individual registrations, full speed', '>= 5,000/s', `${Math.round(first.throughput)}, ${Math.round(second.throughput)}`, Math.min(first.throughput, second.throughput) >= 5000]);
+  const ratio = report.ratios.toPgbenchBatch100;
+  rows.push(['… / pgbench 100-per-tx (same run)', '>= 0.5', ratio === null ? 'n/a' : ratio.toFixed(2), ratio === null ? undefined : ratio >= 0.5]);
+  const rate = report.fixedRate.rate;
+  rows.push([`at ${rate}/s offered: sustained`, `${rate}/s`, `${Math.round(fixed.throughput)}/s`, fixed.throughput >= rate * 0.97]);
+  rows.push([`at ${rate}/s: p99 committed`, '< 50 ms', `${fixed.committed.p99.toFixed(0)} ms`, fixed.committed.p99 < 50]);
+  rows.push([`at ${rate}/s: p99 visible`, '< 100 ms', `${fixed.visible.p99.toFixed(0)} ms`, fixed.visible.p99 < 100]);
+  rows.push([`at ${rate}/s: p99 published`, '< 100 ms', `${fixed.published.p99.toFixed(0)} ms`, fixed.published.p99 < 100]);
+  const corporate = report.corporate[0];
+  rows.push(['corporate registrations (3 users), full speed', '>= 1,000/s', corporate === undefined ? 'not run' : `${Math.round(corporate.throughput)}/s`, corporate === undefined ? undefined : corporate.throughput >= 1000]);
+  for (const run of report.lookups) {
+    rows.push([`lookups by ${run.by}, ${run.clients} clients`, '>= 10,000 req/s, p99 < 20 ms', `${Math.round(run.requestsPerSecond)} req/s, p99 ${run.latency.p99.toFixed(1)} ms`, run.requestsPerSecond >= 10_000 && run.latency.p99 < 20]);
+  }
+  const peak = Math.max(report.peakRssMb, report.corporatePeakRssMb ?? 0);
+  rows.push(['peak RSS of the service', '< 300 MB', `${peak.toFixed(0)} MB`, peak < 300]);
+  return ['| target | wanted | measured | |', '|---|---|---|---|', ...rows.map(([what, wanted, measured, ok]) => `| ${what} | ${wanted} | ${measured} | ${verdict(ok)} |`)];
 }
 
 await main();

@@ -17,7 +17,7 @@ import { createLogger } from '../platform/logger.js';
 import { createProgress } from '../platform/progress.js';
 import { withTransaction, type Pool, type Queryable } from '../platform/postgres/database.js';
 import { openDatabase } from '../platform/postgres/open-database.js';
-import { lockRegistration } from './register-corporate-customer.js';
+import { lockRegistration, registrationLockKeys } from './register-corporate-customer.js';
 import { emailKey, NAME_MAX_LENGTH, parseCompanyId, SUBSCRIPTION_TIERS, USER_ROLES } from './domain/company.js';
 
 export interface ImportSummary {
@@ -110,7 +110,7 @@ async function importCompany(pool: Pool, company: KnapscenCompany): Promise<'imp
   if (invalid !== undefined) return { skipped: invalid };
   return withTransaction(pool, async (client) => {
     const emails = company.users.map((user) => emailKey(user.email));
-    await lockRegistration(client, [`company:${id}`, ...emails.map((email) => `corporate-email:${email}`)]);
+    await lockRegistration(client, registrationLockKeys(id, emails));
     const { rows: present } = await client.query('SELECT 1 FROM companies WHERE id = $1', [id]);
     if (present.length > 0) return 'present';
     const taken = await takenByOthers(client, company);

@@ -1,35 +1,33 @@
 /**
  * Use case: register a corporate customer from a `disco.knapscen.customer.registered` event (SPEC §2, §3).
  *
- * One transaction writes the company, all its users, the `CorporateCustomerRegistered` event, the inbox row and the
- * outbox rows (one `customer-saved`, one `user-saved` per user), or nothing. Nothing is written for a duplicate: the
- * same event redelivered (inbox), or another event for a company that exists (re-sent with the same subject).
+ * Load → decide → persist, in one transaction (`platform/postgres/load-decide-persist.ts`), the shape of every flow:
+ * what is decided is `domain/registration.ts`, pure; this file maps the input to it and its decision to rows, spans,
+ * metrics and log lines. One statement writes the company, all its users, the `CorporateCustomerRegistered` event,
+ * the inbox row and the outbox rows (one `customer-saved`, one `user-saved` per user), or nothing. Nothing is written
+ * for a duplicate: the same event redelivered (inbox), or another event for a company that exists (re-sent with the
+ * same subject).
  *
- * Concurrency: the transaction first takes advisory locks on the company id and on every e-mail it is about to use,
- * in one sorted order, so "does the company exist / is this e-mail taken?" and the inserts are atomic across
+ * Concurrency: the transaction takes, with BEGIN, advisory locks on the company id and on every e-mail it is about to
+ * use, in one sorted order, so "does the company exist / is this e-mail taken?" and the inserts are atomic across
  * instances. The unique index on lower(email) stays as the last line of defence.
  */
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Metrics } from '../platform/metrics.js';
-import type { Pool, Queryable } from '../platform/postgres/database.js';
-import { withTransaction } from '../platform/postgres/database.js';
-import { appendEvents } from '../platform/postgres/event-store.js';
-import { findProcessed, recordProcessed } from '../platform/postgres/inbox.js';
-import { enqueue, type OutboxMessage } from '../platform/postgres/outbox.js';
-import { InvalidInputError, type FieldViolation } from '../platform/validation.js';
-import { findCompany, insertCompany, takenEmails } from './company-store.js';
-import type { CorporateRegistration } from './customer-registered.schema.js';
-import { emailKey, formatInstant, newCompany, type Company } from './domain/company.js';
-import {
-  corporateCustomerRegistered,
-  CUSTOMER_REGISTERED_TYPE,
-  customerSaved,
-  userSaved,
-  type CustomerSaved,
-  type UserSaved,
-} from './domain/events.js';
-import { CUSTOMER_SAVED, USER_SAVED } from './outbox.js';
 import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
+import type { Pool, Queryable } from '../platform/postgres/database.js';
+import { appendEventsStatement } from '../platform/postgres/event-store.js';
+import { recordProcessedStatement } from '../platform/postgres/inbox.js';
+import { loadDecidePersist } from '../platform/postgres/load-decide-persist.js';
+import { enqueueStatement, type OutboxMessage } from '../platform/postgres/outbox.js';
+import type { Statement } from '../platform/postgres/statements.js';
+import { InvalidInputError, type FieldViolation } from '../platform/validation.js';
+import { insertCompanyStatements, loadCompanyRegistration } from './company-store.js';
+import type { CorporateRegistration } from './customer-registered.schema.js';
+import type { Company } from './domain/company.js';
+import { CUSTOMER_REGISTERED_TYPE, type CustomerSaved, type UserSaved } from './domain/events.js';
+import { decideCompanyRegistration, emailsOf, type CompanyRegistrationDecision } from './domain/registration.js';
+import { CUSTOMER_SAVED, USER_SAVED } from './outbox.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'corporate-customers';
@@ -91,7 +89,7 @@ export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerD
         const [refusal, ...moreRefusals] = deps.extraChecks?.(command.registration.company) ?? [];
         const result: CorporateRegistrationResult =
           refusal === undefined
-            ? await withTransaction(deps.pool, (client) => registerWithin(client, command, deps))
+            ? await registerWithin(command, deps)
             : { outcome: 'rejected', error: new InvalidInputError([refusal, ...moreRefusals]) };
         if (result.outcome === 'created') deps.onCommitted?.();
         record(deps, command, result, started);
@@ -107,57 +105,61 @@ export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerD
     });
 }
 
-async function registerWithin(
-  client: Queryable,
-  command: RegisterCorporateCustomerCommand,
-  deps: RegisterCorporateCustomerDeps,
-): Promise<CorporateRegistrationResult> {
+/** Load → decide (`domain/registration.ts`, pure) → persist: `platform/postgres/load-decide-persist.ts`. */
+async function registerWithin(command: RegisterCorporateCustomerCommand, deps: RegisterCorporateCustomerDeps): Promise<CorporateRegistrationResult> {
   const { registration } = command;
-  const emails = registration.company.users.map((user) => emailKey(user.email));
-  await lockRegistration(client, [`company:${registration.companyId}`, ...emails.map((email) => `corporate-email:${email}`)]);
-
+  const emails = emailsOf(registration);
   const messageId = inboxMessageId(registration);
-  const redelivered = (await findProcessed(client, INBOX_CONSUMER, [messageId])).has(messageId);
-  const existing = await findCompany(client, registration.companyId);
-  if (existing !== undefined) {
-    return { outcome: 'duplicate', reason: redelivered ? 'redelivered' : 'company-already-registered', company: existing };
+  const decision = await loadDecidePersist(deps.pool, {
+    locks: registrationLockKeys(registration.companyId, emails),
+    load: (client) => loadCompanyRegistration(client, { consumer: INBOX_CONSUMER, messageId, companyId: registration.companyId, emails }),
+    decide: (state) =>
+      decideCompanyRegistration(state, registration, { newId: deps.newId, now: deps.clock(), publishEmails: deps.publishEmails !== false }),
+    writes: (decided) => (decided.outcome === 'created' ? writesOf(command, messageId, decided) : []),
+    // One statement writes the company and the events: each step's span covers it.
+    persisting: (write) => inSpans(['persist_corporate_customer', 'persist_event'], write),
+  });
+  switch (decision.outcome) {
+    case 'created':
+      return { outcome: 'created', company: decision.company, customerSaved: decision.customerSaved, userSaved: decision.userSaved };
+    case 'duplicate':
+      return decision;
+    case 'rejected':
+      return { outcome: 'rejected', error: new InvalidInputError(decision.rejections) };
   }
-  if (redelivered) {
-    // The inbox row and the company commit together, and the company id follows from the key: only a company removed
-    // by hand since gets here. Registering it again would resurrect it behind the operator's back.
-    return {
-      outcome: 'rejected',
-      error: InvalidInputError.of('INVALID_VALUE', 'id', 'this event id was already processed for another company'),
-    };
-  }
+}
 
-  const taken = await takenEmails(client, emails);
-  const violations = emails.flatMap((email, index): FieldViolation[] =>
-    taken.has(email) ? [{ code: 'EMAIL_TAKEN', field: `data.users.${index}.email`, message: 'is already used by a user of another company' }] : [],
-  );
-  const [firstViolation, ...otherViolations] = violations;
-  if (firstViolation !== undefined) return { outcome: 'rejected', error: new InvalidInputError([firstViolation, ...otherViolations]) };
-
-  const now = deps.clock();
-  const registeredAt = registration.time === undefined ? formatInstant(now) : formatInstant(new Date(registration.time));
-  const company = newCompany(registration.company, registration.companyId, deps.newId, registeredAt);
-  const publish = { includeEmails: deps.publishEmails !== false };
-  const saved = customerSaved(company, deps.newId(), now, publish);
-  const usersSaved = company.users.map((user) => userSaved(company, user, deps.newId(), now, publish));
-  const domainEvent = corporateCustomerRegistered(company, deps.newId(), now);
-
-  await inSpan('persist_corporate_customer', () => insertCompany(client, company));
-  await inSpan('persist_event', () =>
-    appendEvents(client, [
+function writesOf(
+  command: RegisterCorporateCustomerCommand,
+  messageId: string,
+  { company, event, customerSaved, userSaved }: Extract<CompanyRegistrationDecision, { outcome: 'created' }>,
+): (Statement | undefined)[] {
+  const { registration } = command;
+  const headers: Record<string, string> = {
+    'content-type': 'application/cloudevents+json',
+    ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+  };
+  const outbox = (destination: OutboxMessage['destination'], cloudEvent: CustomerSaved | UserSaved): OutboxMessage => ({
+    eventId: cloudEvent.id,
+    destination,
+    // One aggregate for all of a company's events: its user-saved events keep their order too.
+    aggregateId: company.customerId,
+    key: cloudEvent.subject,
+    headers,
+    payload: JSON.stringify(cloudEvent),
+  });
+  return [
+    ...insertCompanyStatements(company),
+    appendEventsStatement([
       {
-        streamType: domainEvent.aggregateType,
+        streamType: event.aggregateType,
         streamId: company.customerId,
         streamVersion: 1,
-        eventId: domainEvent.eventId,
-        eventType: domainEvent.eventType,
-        eventVersion: domainEvent.eventVersion,
-        payload: domainEvent.payload,
-        occurredAt: domainEvent.timestamp,
+        eventId: event.eventId,
+        eventType: event.eventType,
+        eventVersion: event.eventVersion,
+        payload: event.payload,
+        occurredAt: event.timestamp,
         metadata: {
           correlationId: registration.eventId,
           causationId: registration.eventId,
@@ -167,26 +169,23 @@ async function registerWithin(
         },
       },
     ]),
-  );
-  await recordProcessed(client, INBOX_CONSUMER, [{ messageId, messageType: CUSTOMER_REGISTERED_TYPE }]);
-  const headers: Record<string, string> = {
-    'content-type': 'application/cloudevents+json',
-    ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-  };
-  const outbox = (destination: OutboxMessage['destination'], event: CustomerSaved | UserSaved): OutboxMessage => ({
-    eventId: event.id,
-    destination,
-    // One aggregate for all of a company's events: its user-saved events keep their order too.
-    aggregateId: company.customerId,
-    key: event.subject,
-    headers,
-    payload: JSON.stringify(event),
-  });
-  await enqueue(client, [outbox(CUSTOMER_SAVED.destination, saved), ...usersSaved.map((event) => outbox(USER_SAVED.destination, event))]);
-  return { outcome: 'created', company, customerSaved: saved, userSaved: usersSaved };
+    recordProcessedStatement(INBOX_CONSUMER, [{ messageId, messageType: CUSTOMER_REGISTERED_TYPE }]),
+    enqueueStatement([outbox(CUSTOMER_SAVED.destination, customerSaved), ...userSaved.map((saved) => outbox(USER_SAVED.destination, saved))]),
+  ];
 }
 
-/** Transaction-scoped locks, in sorted order so two registrations sharing e-mails cannot deadlock. */
+/**
+ * The advisory locks of a registration: its company and every e-mail it is about to use, so "does the company exist /
+ * is this e-mail taken?" and the inserts are atomic across instances (and with `import knapscen`).
+ */
+export function registrationLockKeys(companyId: string, emails: readonly string[]): string[] {
+  return [`company:${companyId}`, ...emails.map((email) => `corporate-email:${email}`)];
+}
+
+/**
+ * The same locks inside a transaction already begun (`import knapscen`), in the same order as
+ * `advisoryLocksStatement`'s, so a registration and an import sharing e-mails cannot deadlock.
+ */
 export async function lockRegistration(client: Queryable, keys: readonly string[]): Promise<void> {
   await client.query(
     `SELECT count(pg_advisory_xact_lock(k))
@@ -235,17 +234,17 @@ function logResult(logger: OutcomeLogger, command: RegisterCorporateCustomerComm
   }
 }
 
-async function inSpan<T>(name: string, work: () => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, async (span) => {
-    try {
-      return await work();
-    } catch (error) {
-      failSpan(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+/** Runs `work` in sibling spans, one per step it does (children of the active span). */
+async function inSpans(names: readonly string[], work: () => Promise<void>): Promise<void> {
+  const spans = names.map((name) => tracer.startSpan(name));
+  try {
+    await work();
+  } catch (error) {
+    for (const span of spans) failSpan(span, error);
+    throw error;
+  } finally {
+    for (const span of spans) span.end();
+  }
 }
 
 function failSpan(span: Span, error: unknown): void {

@@ -184,6 +184,42 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
     expect(found?.customerId).toBe(earliest.streamId);
   });
 
+  it('answers concurrent lookups each with its own customer, or none (PostgreSQL answers them with one statement)', async () => {
+    const events = Array.from({ length: 12 }, (_, index) =>
+      customerRegisteredEvent({ email: index < 3 ? 'together@example.com' : `one.${index}@example.com`, registeredAt: `2026-02-0${1 + (index % 3)}T00:00:00Z` }),
+    );
+    await appendEvents(db.pool, events);
+    startProjector();
+    await untilCount(events.length);
+    const idOf = (event: NewEvent) => event.streamId as CustomerId;
+    const userOf = (event: NewEvent) => (event.payload as { userId: string }).userId as UserId;
+    const numberOf = (event: NewEvent) => (event.payload as { customerNumber: string }).customerNumber as CustomerNumber;
+    const missing = '01941234-5678-7abc-8ef0-000000000000';
+    // Issued in one turn of the event loop, so they share batches; mixed kinds, hits and misses, repeated keys.
+    const asked = await Promise.all([
+      ...events.map((event) => readModel.find({ by: 'id', value: idOf(event) })),
+      readModel.find({ by: 'id', value: missing as CustomerId }),
+      ...events.map((event) => readModel.find({ by: 'userId', value: userOf(event) })),
+      ...[...events].reverse().map((event) => readModel.find({ by: 'number', value: numberOf(event) })),
+      readModel.find({ by: 'email', value: 'TOGETHER@example.com' }),
+      readModel.find({ by: 'email', value: 'nobody@example.com' }),
+      ...events.slice(3).map((_, index) => readModel.find({ by: 'email', value: `One.${index + 3}@example.com` })),
+      readModel.find({ by: 'id', value: idOf(events[5] as NewEvent) }),
+    ]);
+    const ids = asked.map((customer) => customer?.customerId);
+    const expected = [
+      ...events.map(idOf),
+      undefined,
+      ...events.map(idOf),
+      ...[...events].reverse().map(idOf),
+      idOf(events[0] as NewEvent), // the earliest of the three sharing the address (registered 02-01)
+      undefined,
+      ...events.slice(3).map(idOf),
+      idOf(events[5] as NewEvent),
+    ];
+    expect(ids).toStrictEqual(expected);
+  });
+
   it('moves a document only to a higher _version: older and equal versions change nothing', async () => {
     const target = await activeTarget();
     const [event] = await appendCustomers(db.pool, 1);
