@@ -13,6 +13,7 @@
  */
 import { context, trace, type Span } from '@opentelemetry/api';
 import { createCoalescer } from '../platform/coalesce.js';
+import { isolateFailures } from '../platform/isolate-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf } from '../platform/outcome-log.js';
@@ -94,30 +95,14 @@ export function createActivateCustomers(deps: ActivateCustomersDeps): ActivateCu
     return results;
   };
 
-  const activateBatch = async (commands: readonly ActivateCustomerCommand[]): Promise<ActivationResult[]> => {
-    try {
-      return await inOneTransaction(commands);
-    } catch (error) {
-      if (commands.length === 1 || isTransientError(error)) {
-        deps.metrics?.customerActivated.inc({ status: 'failed' }, commands.length);
-        for (const command of commands) logFailure(deps.logger, command, error);
-        throw error;
-      }
-    }
-    const results: ActivationResult[] = [];
-    for (const command of commands) {
-      try {
-        const [result] = await inOneTransaction([command]);
-        results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
-      } catch (error) {
-        deps.metrics?.customerActivated.inc({ status: 'failed' });
-        logFailure(deps.logger, command, error);
-        results.push({ outcome: 'failed', error, transient: isTransientError(error) });
-      }
-    }
-    return results;
-  };
-
+  const activateBatch = isolateFailures(inOneTransaction, {
+    isTransient: isTransientError,
+    onFailure: (commands, error) => {
+      deps.metrics?.customerActivated.inc({ status: 'failed' }, commands.length);
+      for (const command of commands) logFailure(deps.logger, command, error);
+    },
+    failed: (error, transient): ActivationResult => ({ outcome: 'failed', error, transient }),
+  });
   return createCoalescer(activateBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
 }
 
