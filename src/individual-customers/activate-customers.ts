@@ -13,6 +13,7 @@
  */
 import { context, trace, type Span } from '@opentelemetry/api';
 import { createCoalescer } from '../platform/coalesce.js';
+import { isolateFailures } from '../platform/isolate-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf } from '../platform/outcome-log.js';
@@ -59,15 +60,6 @@ export interface ActivateCustomersDeps {
   readonly maxCommandsPerTransaction?: number;
 }
 
-/** The error a transport raises for an activation whose customer does not exist (yet): Kafka retries it, then parks it. */
-export class CustomerNotFoundError extends Error {
-  override readonly name = 'CustomerNotFoundError';
-  readonly code = 'CUSTOMER_NOT_FOUND';
-  constructor(readonly userId: string) {
-    super(`no customer for user ${userId} (yet)`);
-  }
-}
-
 /**
  * Returns the use case; results come back in the order of `commands`. Concurrent calls share a transaction (group
  * commit, `platform/coalesce.ts`); a shared transaction that fails for a non-transient reason runs each command alone,
@@ -103,30 +95,14 @@ export function createActivateCustomers(deps: ActivateCustomersDeps): ActivateCu
     return results;
   };
 
-  const activateBatch = async (commands: readonly ActivateCustomerCommand[]): Promise<ActivationResult[]> => {
-    try {
-      return await inOneTransaction(commands);
-    } catch (error) {
-      if (commands.length === 1 || isTransientError(error)) {
-        deps.metrics?.customerActivated.inc({ status: 'failed' }, commands.length);
-        for (const command of commands) logFailure(deps.logger, command, error);
-        throw error;
-      }
-    }
-    const results: ActivationResult[] = [];
-    for (const command of commands) {
-      try {
-        const [result] = await inOneTransaction([command]);
-        results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
-      } catch (error) {
-        deps.metrics?.customerActivated.inc({ status: 'failed' });
-        logFailure(deps.logger, command, error);
-        results.push({ outcome: 'failed', error, transient: isTransientError(error) });
-      }
-    }
-    return results;
-  };
-
+  const activateBatch = isolateFailures(inOneTransaction, {
+    isTransient: isTransientError,
+    onFailure: (commands, error) => {
+      deps.metrics?.customerActivated.inc({ status: 'failed' }, commands.length);
+      for (const command of commands) logFailure(deps.logger, command, error);
+    },
+    failed: (error, transient): ActivationResult => ({ outcome: 'failed', error, transient }),
+  });
   return createCoalescer(activateBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
 }
 

@@ -12,6 +12,7 @@
  * until commit, so numbers are gapless (a rollback gives them back) and increase in commit order.
  */
 import { createCoalescer } from '../platform/coalesce.js';
+import { isolateFailures } from '../platform/isolate-failures.js';
 import type { Logger } from '../platform/logger.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf } from '../platform/outcome-log.js';
@@ -79,30 +80,14 @@ export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCu
     return results;
   };
 
-  const registerBatch = async (commands: readonly RegisterCustomer[]): Promise<RegistrationResult[]> => {
-    try {
-      return await registerInOneTransaction(commands);
-    } catch (error) {
-      if (commands.length === 1 || isTransientError(error)) {
-        deps.metrics?.customerCreated.inc({ status: 'failed' }, commands.length);
-        for (const command of commands) logFailure(deps, command, error);
-        throw error;
-      }
-    }
-    const results: RegistrationResult[] = [];
-    for (const command of commands) {
-      try {
-        const [result] = await registerInOneTransaction([command]);
-        results.push(result ?? { outcome: 'failed', error: new Error('no result'), transient: false });
-      } catch (error) {
-        deps.metrics?.customerCreated.inc({ status: 'failed' });
-        logFailure(deps, command, error);
-        results.push({ outcome: 'failed', error, transient: isTransientError(error) });
-      }
-    }
-    return results;
-  };
-
+  const registerBatch = isolateFailures(registerInOneTransaction, {
+    isTransient: isTransientError,
+    onFailure: (commands, error) => {
+      deps.metrics?.customerCreated.inc({ status: 'failed' }, commands.length);
+      for (const command of commands) logFailure(deps, command, error);
+    },
+    failed: (error, transient): RegistrationResult => ({ outcome: 'failed', error, transient }),
+  });
   return createCoalescer(registerBatch, { maxItems: deps.maxCommandsPerTransaction ?? 2_000 });
 }
 

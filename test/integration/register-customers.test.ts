@@ -119,6 +119,19 @@ describe('duplicates', () => {
     expect(sequence?.current_value).toBe(1);
   });
 
+  it('one eventId with two users in one batch registers the first and rejects the second, as two batches would', async () => {
+    const first = userRegistered();
+    const second = userRegistered({ eventId: first.eventId });
+    const together = await register([valid(first), valid(second)].map((event) => ({ event })));
+    expect(together.map((result) => result.outcome)).toEqual(['created', 'rejected']);
+    expect(together[1]).toMatchObject({ error: { code: 'INVALID_VALUE' } });
+    expect(await counts()).toMatchObject({ customers: 1, event_store: 1, inbox: 1, outbox: 1 });
+
+    await db.pool.query(`TRUNCATE ${TABLES.join(', ')}`);
+    const apart = [await registerOne(first), await registerOne(second)];
+    expect(apart.map((result) => result.outcome)).toEqual(together.map((result) => result.outcome));
+  });
+
   it('the same user registered concurrently from many transactions gets exactly one customer', async () => {
     const userId = userRegistered().payload.userId;
     const results = await Promise.all(

@@ -172,6 +172,21 @@ describe('registration decision', () => {
       expect(Object.fromEntries(lastNumbers)).toEqual({ '202601': 1 });
     });
 
+    it('when one event id comes with two users, then the second is rejected as it would be in a later batch: one input, one customer', () => {
+      const { decisions, lastNumbers } = when(given(), [registration({ eventId: 'e1', userId: USER_A }), registration({ eventId: 'e1', userId: USER_B })]);
+      expect(decisions.map((decision) => decision.outcome)).toEqual(['created', 'rejected']);
+      expect(decisions[1]).toMatchObject({ rejection: { code: 'INVALID_VALUE', field: 'eventId' } });
+      expect(Object.fromEntries(lastNumbers)).toEqual({ '202601': 1 });
+    });
+
+    it('an event id that only a duplicate used earlier in the batch (nothing recorded for it) still registers a new user, as in a later batch', () => {
+      const { decisions } = when(given({ customers: [existing] }), [
+        registration({ eventId: 'e1', userId: USER_A }),
+        registration({ eventId: 'e1', userId: USER_B }),
+      ]);
+      expect(decisions.map((decision) => decision.outcome)).toEqual(['duplicate', 'created']);
+    });
+
     it('a rejected command in the middle uses no number: its neighbours stay consecutive', () => {
       const { decisions } = when(given({ processed: ['used'] }), [
         registration({ eventId: 'e1', userId: USER_A }),

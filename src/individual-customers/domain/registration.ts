@@ -7,7 +7,8 @@
  * - the user has a customer: a duplicate (`redelivered` when this input was processed before or earlier in the batch,
  *   `user-already-registered` otherwise) that returns that customer;
  * - an earlier command of the batch registers the same user: a duplicate of that one (the first command wins);
- * - the input id was processed, but for another user: rejected (INVALID_VALUE), neither a redelivery nor new;
+ * - the input id was processed (or registers a customer earlier in the batch), but for another user: rejected
+ *   (INVALID_VALUE), neither a redelivery nor new; the batch decides as consecutive batches would;
  * - otherwise a new customer, numbered from its month's sequence, and one `CustomerRegistered`.
  */
 import type { Customer, NewCustomerFacts } from './customer.js';
@@ -68,6 +69,8 @@ export function decideRegistrations(
 ): RegistrationDecisions {
   const created = new Map<UserId, Customer>();
   const seenEvents = new Set<string>();
+  /** The input ids the batch records as processed: those of the customers it creates. */
+  const recorded = new Set(state.processed);
   const lastNumbers = new Map<YearMonth, number>();
   const decisions = commands.map((command): RegistrationDecision => {
     const { userId } = command.facts;
@@ -77,7 +80,7 @@ export function decideRegistrations(
     if (registered !== undefined) {
       return { outcome: 'duplicate', reason: redelivered ? 'redelivered' : 'user-already-registered', customer: registered };
     }
-    if (state.processed.has(command.eventId)) {
+    if (recorded.has(command.eventId)) {
       // The id was used by an event that created a customer for another user: not a redelivery, and not new.
       return {
         outcome: 'rejected',
@@ -89,6 +92,7 @@ export function decideRegistrations(
     lastNumbers.set(yearMonth, sequence);
     const customer = newCustomer(command.facts, context.newId() as CustomerId, formatCustomerNumber(context.numberPrefix, yearMonth, sequence));
     created.set(userId, customer);
+    recorded.add(command.eventId);
     return { outcome: 'created', customer, event: customerRegistered(customer, context.newId(), context.now, command.causation) };
   });
   return { decisions, lastNumbers };
