@@ -107,7 +107,7 @@ if (args.help) {
   --json FILE           where to write the figures (default bench/results/latest.json)
   --no-build            use the existing dist/ instead of running npm run build
   --profile DIR         write V8 CPU profiles of the service processes into DIR
-  --only per-event|batched|fixed  one pipeline and one run of --events (--per-event-events), for profiling
+  --only per-event|batched|fixed|corporate  one pipeline and one run of --events (--per-event-events, --corporate-events), for profiling
   --kafka real|mock     the broker: Apache Kafka 4 (KRaft, default when Java is here) or librdkafka's mock
   --brokers N           broker nodes, partition leaders spread over them (default 1)
   --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
@@ -196,6 +196,16 @@ async function main(): Promise<void> {
     const brokers = kafka.bootstrapServers;
     const machine = { cpus: cpus().length, node: process.version, kafka: kafka.description };
 
+    if (args.only === 'corporate') {
+      const pipeline = await startCorporatePipeline(database);
+      try {
+        const count = Number(args['corporate-events']);
+        process.stdout.write(`${JSON.stringify(await measureCorporateRun(pipeline, 'corporate full speed', count), null, 2)}\n`);
+      } finally {
+        await pipeline.close();
+      }
+      return;
+    }
     if (args.only !== undefined) {
       // Profiling aid: one pipeline, one run, figures as JSON; no comparison.
       const perEvent = args.only === 'per-event';
