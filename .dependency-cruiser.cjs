@@ -16,11 +16,12 @@ module.exports = {
     {
       name: 'platform-names-no-flow',
       comment:
-        'src/platform is the machinery that runs flows; it imports no flow and none of the composition root. ' +
-        'config.ts is allowed until every platform module owns its option types.',
+        'src/platform is the machinery that runs flows; it imports no flow and none of the composition root ' +
+        '(config.ts included: each platform module owns its option types, config.ts maps the environment into them).',
       severity: 'error',
-      from: { path: '^src/platform/' },
-      to: { path: '^src/', pathNot: ['^src/platform/', '^src/config\\.ts$'] },
+      // Its tests may check how config.ts maps the environment into a module's options.
+      from: { path: '^src/platform/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/platform/' },
     },
     {
       name: 'flows-are-independent',
