@@ -366,7 +366,6 @@ async function startPipeline(
     env: Record<string, string>;
   },
 ): Promise<Pipeline> {
-  const profileDir = args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) };
   const slug = name.replace(/[^a-z0-9]+/g, '-');
   const inputTopic = `bench.${slug}.identity.user.events`;
   const outputTopic = `bench.${slug}.customer.events`;
@@ -375,25 +374,14 @@ async function startPipeline(
   const url = await options.database.create(`bench_${slug.replace(/-/g, '_')}`);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   log(`${name}: starting the service (${options.partitions} partitions per topic)…`);
-  const service = await startServiceProcess({
-    ...profileDir,
-    root: ROOT,
-    port: await freePort(),
-    env: {
-      DATABASE_URL: url,
-      // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.
-      AUTH_MODE: 'none',
-      RATE_LIMIT_LOOKUPS: '0',
-      KAFKA_BROKERS: options.brokers.join(','),
-      KAFKA_INPUT_TOPIC: inputTopic,
-      KAFKA_OUTPUT_TOPIC: outputTopic,
-      KAFKA_GROUP_ID: `bench-${slug}`,
-      // librdkafka's mock broker cannot serve kafkajs' idempotent producer; a real broker runs the service's default.
-      ...(options.kafka.real ? {} : { KAFKA_IDEMPOTENT_PRODUCER: 'false' }),
-      // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
-      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
-      ...options.env,
-    },
+  const service = await startBenchService(url, {
+    KAFKA_BROKERS: options.brokers.join(','),
+    KAFKA_INPUT_TOPIC: inputTopic,
+    KAFKA_OUTPUT_TOPIC: outputTopic,
+    KAFKA_GROUP_ID: `bench-${slug}`,
+    // librdkafka's mock broker cannot serve kafkajs' idempotent producer; a real broker runs the service's default.
+    ...(options.kafka.real ? {} : { KAFKA_IDEMPOTENT_PRODUCER: 'false' }),
+    ...options.env,
   });
   const watch = await watchOutput(options.brokers, outputTopic);
   const load = await connectLoad(options.brokers, inputTopic);
@@ -406,12 +394,32 @@ async function startPipeline(
     load,
     expectedCustomers: 0,
     expectedDeadLetters: 0,
-    async close() {
-      await load.close();
-      await watch.close();
-      await service.stop();
-      await pool.end();
+    close: inOrder(() => load.close(), () => watch.close(), () => service.stop(), () => pool.end()),
+  };
+}
+
+/** The compiled service as its own process on database `url`, with the flow settings `env`. */
+async function startBenchService(url: string, env: Record<string, string>): Promise<ServiceProcess> {
+  return startServiceProcess({
+    ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
+    root: ROOT,
+    port: await freePort(),
+    env: {
+      DATABASE_URL: url,
+      // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.
+      AUTH_MODE: 'none',
+      RATE_LIMIT_LOOKUPS: '0',
+      // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
+      ...env,
     },
+  });
+}
+
+/** Runs the steps one after the other (a pipeline's close: the load first, the service before its database). */
+function inOrder(...steps: (() => Promise<unknown>)[]): () => Promise<void> {
+  return async () => {
+    for (const step of steps) await step();
   };
 }
 
@@ -601,19 +609,7 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
   const url = await database.create('bench_corporate');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   log(`corporate: starting nats-server and the service…`);
-  const service = await startServiceProcess({
-    ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
-    root: ROOT,
-    port: await freePort(),
-    env: {
-      DATABASE_URL: url,
-      AUTH_MODE: 'none',
-      RATE_LIMIT_LOOKUPS: '0',
-      NATS_URL: nats.url,
-      NATS_STREAM: CORPORATE_STREAM,
-      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
-    },
-  });
+  const service = await startBenchService(url, { NATS_URL: nats.url, NATS_STREAM: CORPORATE_STREAM });
   let watch: CorporateWatch;
   let load: CorporateLoad;
   try {
@@ -633,13 +629,7 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
     load,
     watch,
     expectedCompanies: 0,
-    async close() {
-      await load.close();
-      await watch.close();
-      await service.stop();
-      await pool.end();
-      await nats.close();
-    },
+    close: inOrder(() => load.close(), () => watch.close(), () => service.stop(), () => pool.end(), () => nats.close()),
   };
 }
 

@@ -19,7 +19,7 @@ import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
-import { appendEventsStatement } from '../platform/postgres/event-store.js';
+import { appendEventsStatement, newEventOf } from '../platform/postgres/event-store.js';
 import { recordProcessedStatement } from '../platform/postgres/inbox.js';
 import { loadDecidePersist } from '../platform/postgres/load-decide-persist.js';
 import { enqueueStatement, type OutboxMessage } from '../platform/postgres/outbox.js';
@@ -232,26 +232,19 @@ function writesOf(items: readonly Pending[], messageIds: readonly string[], deci
   return [
     ...insertCompaniesStatements(created.map(({ company }) => company)),
     appendEventsStatement(
-      created.map(({ command, company, event }) => {
-        const { registration } = command;
-        return {
-          streamType: event.aggregateType,
-          streamId: company.customerId,
-          streamVersion: 1,
-          eventId: event.eventId,
-          eventType: event.eventType,
-          eventVersion: event.eventVersion,
-          payload: event.payload,
-          occurredAt: event.timestamp,
-          metadata: {
+      created.map(({ command: { registration, trace, source }, company, event }) =>
+        newEventOf(
+          event,
+          { streamType: event.aggregateType, streamId: company.customerId, streamVersion: 1 },
+          {
             correlationId: registration.eventId,
             causationId: registration.eventId,
-            ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-            ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
-            source: { ...command.source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
+            ...(trace?.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
+            ...(trace?.tracestate === undefined ? {} : { tracestate: trace.tracestate }),
+            source: { ...source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
           },
-        };
-      }),
+        ),
+      ),
     ),
     recordProcessedStatement(INBOX_CONSUMER, created.map(({ messageId }) => ({ messageId, messageType: CUSTOMER_REGISTERED_TYPE }))),
     enqueueStatement(
