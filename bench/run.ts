@@ -145,6 +145,8 @@ interface RunFigures {
   /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
   readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
+  /** The service's V8 heap and external memory after the run (its /metrics), MB: what the resident set holds. */
+  readonly memoryAfter: Record<string, number>;
   readonly correctness: Correctness;
   /** Per second of the run: input count, committed p50 and max, visible max. */
   readonly bySecond: DatabaseTimings['bySecond'];
@@ -481,9 +483,10 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
       bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
+      memoryAfter: await pipeline.service.memory(),
       correctness,
     };
-    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
+    log(`${name}: ${Math.round(figures.throughput)} registrations/s, memory ${JSON.stringify(figures.memoryAfter)}, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
     return figures;
   } finally {
     clearInterval(ticker);
