@@ -63,7 +63,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
   if (deps.loadShedding !== undefined) installLoadShedding(app, deps.loadShedding, deps.metrics);
-  registerOpenApi(app);
+  registerOpenApi(app, deps.flows.flatMap((flow) => flow.tags ?? []));
   void app.register((api, _options, done) => {
     healthRoutes(api, { checks: deps.healthChecks, components: deps.components ?? {}, accepting: deps.accepting ?? (() => true) });
     api.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {

@@ -32,7 +32,11 @@ export function companyDocument(company: Company): z.output<typeof companyDocume
 
 /** The flow's part of the HTTP API: the company lookup, and the knapscen CloudEvent on `POST /api/v1/events`. */
 export function corporateCustomersHttp(deps: { readonly register: RegisterCorporateCustomer; readonly findCompany: FindCompany }): FlowHttp {
-  return { routes: (api) => corporateCustomerRoutes(api, deps.findCompany), intake: customerRegisteredIntake(deps.register) };
+  return {
+    routes: (api) => corporateCustomerRoutes(api, deps.findCompany),
+    intake: customerRegisteredIntake(deps.register),
+    tags: [{ name: 'corporate customers', description: 'Corporate customers (knapscen)' }],
+  };
 }
 
 export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindCompany): void {

@@ -82,6 +82,7 @@ export function individualCustomersHttp(deps: {
   const registration = userRegisteredIntake(deps.register);
   return {
     routes: (api) => customerRoutes(api, deps.findCustomer),
+    tags: [{ name: 'customers', description: 'Individual customers (ACME read API)' }],
     intake:
       activation === undefined
         ? registration

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ReplayRoute } from './dead-letter-replay.js';
 import type { IntakeHandlers } from './http/events.routes.js';
 import type { ComponentProbe, HealthCheck } from './http/health.routes.js';
+import type { OpenApiTag } from './http/openapi.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Pool } from './postgres/database.js';
@@ -50,6 +51,8 @@ export interface FlowServices<C> {
 export interface FlowHttp {
   readonly intake?: IntakeHandlers;
   readonly routes?: (api: FastifyInstance) => void;
+  /** The `/openapi.json` tags its routes use. */
+  readonly tags?: readonly OpenApiTag[];
 }
 
 /** A started flow, as the service assembles it. */
