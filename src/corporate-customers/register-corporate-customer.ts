@@ -15,6 +15,7 @@
  */
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { createCoalescer } from '../platform/coalesce.js';
+import { isolateFailures } from '../platform/isolate-failures.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
@@ -104,23 +105,11 @@ type Settled = { readonly ok: true; readonly result: CorporateRegistrationResult
  * whole batch is thrown to every caller, whose transport retries it.
  */
 export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerDeps): RegisterCorporateCustomer {
-  const registerBatch = async (items: readonly Pending[]): Promise<Settled[]> => {
-    try {
-      return (await registerAllWithin(items, deps)).map((result) => ({ ok: true, result }));
-    } catch (error) {
-      if (items.length === 1 || isTransientError(error)) throw error;
-    }
-    const settled: Settled[] = [];
-    for (const item of items) {
-      try {
-        const [result] = await registerAllWithin([item], deps);
-        settled.push({ ok: true, result: result as CorporateRegistrationResult });
-      } catch (error) {
-        settled.push({ ok: false, error });
-      }
-    }
-    return settled;
-  };
+  const registerBatch = isolateFailures<Pending, Settled>(
+    async (items) => (await registerAllWithin(items, deps)).map((result) => ({ ok: true, result })),
+    // Each caller records its own failure (span, metrics) when it throws the error it gets back.
+    { isTransient: isTransientError, onFailure: () => undefined, failed: (error) => ({ ok: false, error }) },
+  );
   const register = createCoalescer(registerBatch, { maxItems: deps.maxCommandsPerTransaction ?? 256 });
 
   return (command) =>
