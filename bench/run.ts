@@ -145,6 +145,8 @@ interface RunFigures {
   /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
   readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
+  /** The machine's 1-minute load average when the run started and when it ended (other work on the same cores). */
+  readonly load1: { readonly atStart: number; readonly atEnd: number };
   /** The service's V8 heap and external memory after the run (its /metrics), MB: what the resident set holds. */
   readonly memoryAfter: Record<string, number>;
   readonly correctness: Correctness;
@@ -428,6 +430,7 @@ function inOrder(...steps: (() => Promise<unknown>)[]): () => Promise<void> {
 async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rate?: number): Promise<RunFigures> {
   const cpuBefore = await pipeline.service.cpuSeconds();
   const groupsBefore = await cpuByGroup();
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   const receivedBefore = pipeline.watch.received.length;
   const customersBefore = pipeline.expectedCustomers;
   log(`${name}: sending ${load.events} events${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
@@ -483,6 +486,7 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
       bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
+      load1: { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN },
       memoryAfter: await pipeline.service.memory(),
       correctness,
     };
@@ -714,11 +718,11 @@ function printTable(report: Report): void {
   }
   lines.push(
     '',
-    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) |`,
-    `|---|---:|---:|---:|---:|`,
+    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) | load average (1 min) at start → end | service heap used / total MB after |`,
+    `|---|---:|---:|---:|---:|---|---|`,
     ...report.runs.map((run) => {
       const cpu = run.cpuMsPerEventByProcess;
-      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} |`;
+      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} | ${run.load1.atStart.toFixed(1)} → ${run.load1.atEnd.toFixed(1)} | ${run.memoryAfter.heap_size_usedMb ?? '?'} / ${run.memoryAfter.heap_size_totalMb ?? '?'} |`;
     }),
   );
   if (report.corporate.length > 0) {
