@@ -145,6 +145,8 @@ interface RunFigures {
   /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
   readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
+  /** Autovacuum and autoanalyze passes PostgreSQL ran on the database during the run (work beside the pipeline's). */
+  readonly autovacuum: { readonly vacuums: number; readonly analyzes: number };
   /** The machine's 1-minute load average when the run started and when it ended (other work on the same cores). */
   readonly load1: { readonly atStart: number; readonly atEnd: number };
   /** The service's V8 heap and external memory after the run (its /metrics), MB: what the resident set holds. */
@@ -420,6 +422,13 @@ async function startBenchService(url: string, env: Record<string, string>): Prom
   });
 }
 
+async function autovacuumCounts(pool: pg.Pool): Promise<{ vacuums: number; analyzes: number }> {
+  const { rows } = await pool.query<{ vacuums: string; analyzes: string }>(
+    'SELECT sum(autovacuum_count) AS vacuums, sum(autoanalyze_count) AS analyzes FROM pg_stat_user_tables',
+  );
+  return { vacuums: Number(rows[0]?.vacuums ?? 0), analyzes: Number(rows[0]?.analyzes ?? 0) };
+}
+
 /** Runs the steps one after the other (a pipeline's close: the load first, the service before its database). */
 function inOrder(...steps: (() => Promise<unknown>)[]): () => Promise<void> {
   return async () => {
@@ -431,6 +440,7 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
   const cpuBefore = await pipeline.service.cpuSeconds();
   const groupsBefore = await cpuByGroup();
   const loadAtStart = loadavg()[0] ?? Number.NaN;
+  const vacuumBefore = await autovacuumCounts(pipeline.pool);
   const receivedBefore = pipeline.watch.received.length;
   const customersBefore = pipeline.expectedCustomers;
   log(`${name}: sending ${load.events} events${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
@@ -487,6 +497,10 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       load1: { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN },
+      autovacuum: await autovacuumCounts(pipeline.pool).then((after) => ({
+        vacuums: after.vacuums - vacuumBefore.vacuums,
+        analyzes: after.analyzes - vacuumBefore.analyzes,
+      })),
       memoryAfter: await pipeline.service.memory(),
       correctness,
     };
@@ -718,11 +732,11 @@ function printTable(report: Report): void {
   }
   lines.push(
     '',
-    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) | load average (1 min) at start → end | service heap used / total MB after |`,
-    `|---|---:|---:|---:|---:|---|---|`,
+    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) | load average (1 min) at start → end | service heap used / total MB after | autovacuum / autoanalyze passes |`,
+    `|---|---:|---:|---:|---:|---|---|---|`,
     ...report.runs.map((run) => {
       const cpu = run.cpuMsPerEventByProcess;
-      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} | ${run.load1.atStart.toFixed(1)} → ${run.load1.atEnd.toFixed(1)} | ${run.memoryAfter.heap_size_usedMb ?? '?'} / ${run.memoryAfter.heap_size_totalMb ?? '?'} |`;
+      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} | ${run.load1.atStart.toFixed(1)} → ${run.load1.atEnd.toFixed(1)} | ${run.memoryAfter.heap_size_usedMb ?? '?'} / ${run.memoryAfter.heap_size_totalMb ?? '?'} | ${run.autovacuum.vacuums} / ${run.autovacuum.analyzes} |`;
     }),
   );
   if (report.corporate.length > 0) {
