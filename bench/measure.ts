@@ -66,14 +66,17 @@ export interface DatabaseTimings {
   /** Commit time of the last customer and of the last document, epoch ms. */
   readonly lastCommittedAt: number;
   readonly lastProjectedAt: number;
+  /** Per second of input time: how many, and committed p50 and max (where in the run the tail is). */
+  readonly bySecond: { readonly second: number; readonly count: number; readonly committedP50: number; readonly committedMax: number; readonly visibleMax: number }[];
 }
 
 /** Timings of the customers registered from `sinceMs` on (input timestamps). */
 export async function databaseTimings(pool: pg.Pool, readModel: ReadModelLocation, sinceMs: number, untilMs: number): Promise<DatabaseTimings> {
   const since = new Date(sinceMs).toISOString();
   const until = new Date(untilMs).toISOString();
-  const { rows } = await pool.query<{ committed_ms: number; visible_ms: number | null; committed_at: number; projected_at: number | null }>(
-    `SELECT extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - c.registered_at) * 1000 AS committed_ms,
+  const { rows } = await pool.query<{ second: number; committed_ms: number; visible_ms: number | null; committed_at: number; projected_at: number | null }>(
+    `SELECT floor(extract(epoch FROM c.registered_at - $1::timestamptz)) AS second,
+            extract(epoch FROM pg_xact_commit_timestamp(c.xmin) - c.registered_at) * 1000 AS committed_ms,
             extract(epoch FROM pg_xact_commit_timestamp(r.xmin) - c.registered_at) * 1000 AS visible_ms,
             extract(epoch FROM pg_xact_commit_timestamp(c.xmin)) * 1000 AS committed_at,
             extract(epoch FROM pg_xact_commit_timestamp(r.xmin)) * 1000 AS projected_at
@@ -83,9 +86,23 @@ export async function databaseTimings(pool: pg.Pool, readModel: ReadModelLocatio
   );
   const committed = rows.map((row) => Number(row.committed_ms));
   const visible = rows.filter((row) => row.visible_ms !== null).map((row) => Number(row.visible_ms));
+  const seconds = new Map<number, { committed: number[]; visibleMax: number }>();
+  for (const row of rows) {
+    const entry = seconds.get(Number(row.second)) ?? { committed: [], visibleMax: 0 };
+    entry.committed.push(Number(row.committed_ms));
+    entry.visibleMax = Math.max(entry.visibleMax, Number(row.visible_ms ?? 0));
+    seconds.set(Number(row.second), entry);
+  }
+  const bySecond = [...seconds.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([second, entry]) => {
+      const d = distribution(entry.committed);
+      return { second, count: d.count, committedP50: Math.round(d.p50), committedMax: Math.round(d.max), visibleMax: Math.round(entry.visibleMax) };
+    });
   return {
     committed: distribution(committed),
     visible: distribution(visible),
+    bySecond,
     lastCommittedAt: Math.max(...rows.map((row) => Number(row.committed_at))),
     lastProjectedAt: Math.max(...rows.map((row) => Number(row.projected_at ?? 0))),
   };

@@ -39,6 +39,7 @@ import {
   type CorporateLoad,
   type CorporateWatch,
 } from './corporate.js';
+import { cpuByGroup, cpuDelta, type CpuGroup } from './cpu.js';
 import { connectLoad, watchOutput, type LoadShape } from './load.js';
 import { runLookups, type LookupFigures, type LookupKey } from './lookups.js';
 import {
@@ -49,6 +50,7 @@ import {
   progress,
   progressEstimate,
   type Correctness,
+  type DatabaseTimings,
   type Distribution,
   type ReadModelLocation,
 } from './measure.js';
@@ -105,7 +107,7 @@ if (args.help) {
   --json FILE           where to write the figures (default bench/results/latest.json)
   --no-build            use the existing dist/ instead of running npm run build
   --profile DIR         write V8 CPU profiles of the service processes into DIR
-  --only per-event|batched|fixed  one pipeline and one run of --events (--per-event-events), for profiling
+  --only per-event|batched|fixed|corporate  one pipeline and one run of --events (--per-event-events, --corporate-events), for profiling
   --kafka real|mock     the broker: Apache Kafka 4 (KRaft, default when Java is here) or librdkafka's mock
   --brokers N           broker nodes, partition leaders spread over them (default 1)
   --partitions N        partitions per topic (default: by event count, at least 8; the full run has 88)
@@ -140,8 +142,12 @@ interface RunFigures {
   readonly visible: Distribution;
   readonly published: Distribution;
   readonly cpuMsPerEvent: number;
+  /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
+  readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
   readonly correctness: Correctness;
+  /** Per second of the run: input count, committed p50 and max, visible max. */
+  readonly bySecond: DatabaseTimings['bySecond'];
 }
 
 interface Pipeline {
@@ -190,6 +196,16 @@ async function main(): Promise<void> {
     const brokers = kafka.bootstrapServers;
     const machine = { cpus: cpus().length, node: process.version, kafka: kafka.description };
 
+    if (args.only === 'corporate') {
+      const pipeline = await startCorporatePipeline(database);
+      try {
+        const count = Number(args['corporate-events']);
+        process.stdout.write(`${JSON.stringify(await measureCorporateRun(pipeline, 'corporate full speed', count), null, 2)}\n`);
+      } finally {
+        await pipeline.close();
+      }
+      return;
+    }
     if (args.only !== undefined) {
       // Profiling aid: one pipeline, one run, figures as JSON; no comparison.
       const perEvent = args.only === 'per-event';
@@ -401,6 +417,7 @@ async function startPipeline(
 
 async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rate?: number): Promise<RunFigures> {
   const cpuBefore = await pipeline.service.cpuSeconds();
+  const groupsBefore = await cpuByGroup();
   const receivedBefore = pipeline.watch.received.length;
   const customersBefore = pipeline.expectedCustomers;
   log(`${name}: sending ${load.events} events${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
@@ -431,6 +448,7 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpuAfter = await pipeline.service.cpuSeconds();
+    const groupsAfter = await cpuByGroup();
     const timings = await databaseTimings(pipeline.pool, READ_MODEL, sent.firstSentAt, sent.lastSentAt + 1);
     const publishedNow = pipeline.watch.received.slice(receivedBefore);
     const publishedLatencies = publishedNow.map((item) => item.publishedAt - item.registeredAt);
@@ -452,10 +470,12 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       visible: timings.visible,
       published: distribution(publishedLatencies),
       cpuMsPerEvent: ((cpuAfter - cpuBefore) * 1000) / sent.sent,
+      cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
+      bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       correctness,
     };
-    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}`);
+    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
     return figures;
   } finally {
     clearInterval(ticker);
@@ -594,8 +614,18 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
       ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
     },
   });
-  const watch = await watchCorporateOutput(nats.url, CORPORATE_STREAM, CORPORATE_SUBJECTS);
-  const load = await connectCorporateLoad(nats.url, CORPORATE_SUBJECTS.customerRegistered);
+  let watch: CorporateWatch;
+  let load: CorporateLoad;
+  try {
+    watch = await watchCorporateOutput(nats.url, CORPORATE_STREAM, CORPORATE_SUBJECTS);
+    load = await connectCorporateLoad(nats.url, CORPORATE_SUBJECTS.customerRegistered);
+  } catch (error) {
+    // Nothing may outlive a failed start: the service process would keep its database and ports.
+    await service.stop().catch(() => undefined);
+    await pool.end();
+    await nats.close();
+    throw error;
+  }
   return {
     service,
     pool,
@@ -653,6 +683,10 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
   }
 }
 
+function roundAll(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Math.round(value * 1000) / 1000]));
+}
+
 type Report = {
   loadAverage: { atStart: number[]; atEnd: number[] };
   pgbench: PgbenchResult | undefined;
@@ -685,6 +719,15 @@ function printTable(report: Report): void {
       `| ${activation.name} | ${activation.sent} | ${Math.round(activation.throughput)} (activations) | ${ms(activation.committed)} | ${ms(activation.visible)} | ${ms(activation.published)} | | | ${activation.ok ? 'yes' : 'NO'} |`,
     );
   }
+  lines.push(
+    '',
+    `| CPU ms per event, by process | service | PostgreSQL | broker | benchmark (load, watch) |`,
+    `|---|---:|---:|---:|---:|`,
+    ...report.runs.map((run) => {
+      const cpu = run.cpuMsPerEventByProcess;
+      return `| ${run.name} | ${cpu.service.toFixed(3)} | ${cpu.postgres.toFixed(3)} | ${cpu.broker.toFixed(3)} | ${cpu.bench.toFixed(3)} |`;
+    }),
+  );
   if (report.corporate.length > 0) {
     lines.push(
       '',

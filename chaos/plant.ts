@@ -33,8 +33,9 @@ export const PLANTS = {
   /** Customer numbers taken on another connection (autocommit): a rolled-back registration burns its number. */
   'numbers-outside-transaction': {
     file: 'src/individual-customers/register-customers.ts',
-    find: 'allocateNumbers(client, pending',
-    replace: 'allocateNumbers(deps.pool /* PLANTED DEFECT */, pending',
+    find: '        setLastNumbersStatement(lastNumbers),',
+    replace:
+      '        ((statement) => void (statement && deps.pool.query(statement.text, [...statement.values])))(setLastNumbersStatement(lastNumbers)), // PLANTED DEFECT',
     expect: 'gaps',
   },
 } as const satisfies Record<string, Plant>;

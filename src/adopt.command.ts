@@ -1,14 +1,16 @@
 /**
  * `customer-service adopt acme [--dry-run]`: takes over the ACME customer service's database in place (see
- * platform/postgres/acme-adoption.ts). `--dry-run` reports what it finds and would do, changing nothing; without it the
+ * individual-customers/acme-adoption.ts). `--dry-run` reports what it finds and would do, changing nothing; without it the
  * same report is printed, then the adoption and the remaining migrations run (what `migrate` and `serve` also do on such
  * a database). Exit 2, with the reasons, for a database it does not recognise; nothing is changed then.
  */
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from './config.js';
-import { describePlan, inspectSchema, planAdoption, SchemaNotRecognisedError } from './platform/postgres/acme-adoption.js';
+import { acmeAdoption, describePlan, type AdoptionPlan } from './individual-customers/acme-adoption.js';
 import { createPool } from './platform/postgres/database.js';
 import { migrate } from './platform/postgres/migrate.js';
+import { migrations } from './platform/postgres/migrations/index.js';
+import { inspectSchema, SchemaNotRecognisedError } from './platform/postgres/schema-adoption.js';
 
 export function registerAdoptCommand(program: Command): void {
   const adopt = program.command('adopt').description('take over an existing database of a service this one replaces');
@@ -31,9 +33,9 @@ export async function adoptAcmeCommand(dryRun: boolean, out: (line: string) => v
     const client = await pool.connect();
     let layout: Awaited<ReturnType<typeof inspectSchema>>;
     try {
-      layout = await inspectSchema(client);
-      if (layout.kind === 'acme') {
-        const plan = await planAdoption(client, layout.tables);
+      layout = await inspectSchema(client, migrations, [acmeAdoption]);
+      if (layout.kind === 'adoptable') {
+        const plan = await acmeAdoption.plan(client, layout.tables);
         for (const line of describePlan(plan)) out(line);
         if (Object.keys(plan.unservedStatuses).length > 0) {
           process.stderr.write('adopt acme: refused (see REFUSED above); nothing was changed\n');
@@ -56,8 +58,9 @@ export async function adoptAcmeCommand(dryRun: boolean, out: (line: string) => v
       out('dry run: nothing was changed');
       return 0;
     }
-    const report = await migrate(pool);
-    out(`adopted: ${report.adopted === undefined ? 'already adopted by another instance meanwhile' : `${report.adopted.customers} customers`}; migrations applied: ${report.applied.join(', ') || 'none'}`);
+    const report = await migrate(pool, migrations, [acmeAdoption]);
+    const adopted = report.adopted as AdoptionPlan | undefined;
+    out(`adopted: ${adopted === undefined ? 'already adopted by another instance meanwhile' : `${adopted.customers} customers`}; migrations applied: ${report.applied.join(', ') || 'none'}`);
     return 0;
   } finally {
     await pool.end();

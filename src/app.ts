@@ -6,11 +6,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import underPressure from '@fastify/under-pressure';
 import type { LoadSheddingConfig } from './config.js';
-import type { FindCustomer } from './individual-customers/customers.http.js';
-import { customerRoutes, userActivatedIntake, userRegisteredIntake } from './individual-customers/customers.http.js';
-import type { ActivateCustomers } from './individual-customers/activate-customers.js';
-import type { RegisterCustomers } from './individual-customers/register-customers.js';
-import { eventsRoutes, type IntakeHandlers } from './intake/events.routes.js';
+import type { FlowHttp } from './platform/flow.js';
+import { eventsRoutes } from './platform/http/events.routes.js';
 import { healthRoutes, type ComponentProbe, type HealthCheck } from './platform/http/health.routes.js';
 import { registerOpenApi } from './platform/http/openapi.js';
 import { installProblemHandlers, problemServerOptions, sendProblem } from './platform/http/problem.js';
@@ -25,10 +22,8 @@ export interface AppDeps {
   readonly bodyLimitBytes: number;
   /** Deadline of every request (503 with Retry-After when it passes); default 10 s. */
   readonly requestTimeoutMs?: number;
-  readonly registerCustomers: RegisterCustomers;
-  /** `UserActivated` over HTTP; without it `POST /api/v1/events` answers 415 for that type. */
-  readonly activateCustomers?: ActivateCustomers;
-  readonly findCustomer: FindCustomer;
+  /** Each flow's part of the API (`RunningFlow.http`): its event types for `POST /api/v1/events` and its routes. */
+  readonly flows: readonly FlowHttp[];
   readonly metrics: Metrics;
   readonly healthChecks: Readonly<Record<string, HealthCheck>>;
   /** Brokers and mirrors: shown by `/health`, not part of readiness. */
@@ -37,9 +32,7 @@ export interface AppDeps {
   readonly loadShedding?: LoadSheddingConfig;
   /** False once shutdown has begun. */
   readonly accepting?: () => boolean;
-  /** Intake handlers of other flows (corporate customers…), beside the individual flow's. */
-  readonly extraIntake?: readonly IntakeHandlers[];
-  /** Routes of other flows (e.g. `GET /api/v1/corporate-customers/{id}`), registered beside the individual lookups. */
+  /** Routes that belong to no flow (the operator console). */
   readonly extraRoutes?: readonly ((api: FastifyInstance) => void)[];
   /** Authentication and rate limits; required, so no caller gets an open API by leaving it out (`openAccess()` for that). */
   readonly security: SecurityOptions;
@@ -70,20 +63,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done();
   });
   if (deps.loadShedding !== undefined) installLoadShedding(app, deps.loadShedding, deps.metrics);
-  registerOpenApi(app);
+  registerOpenApi(app, deps.flows.flatMap((flow) => flow.tags ?? []));
   void app.register((api, _options, done) => {
     healthRoutes(api, { checks: deps.healthChecks, components: deps.components ?? {}, accepting: deps.accepting ?? (() => true) });
     api.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
       void reply.type(deps.metrics.registry.contentType);
       return deps.metrics.registry.metrics();
     });
-    customerRoutes(api, deps.findCustomer);
+    for (const flow of deps.flows) flow.routes?.(api);
     for (const routes of deps.extraRoutes ?? []) routes(api);
-    eventsRoutes(api, [
-      userRegisteredIntake(deps.registerCustomers),
-      ...(deps.activateCustomers === undefined ? [] : [userActivatedIntake(deps.activateCustomers, deps.metrics)]),
-      ...(deps.extraIntake ?? []),
-    ]);
+    eventsRoutes(api, deps.flows.flatMap((flow) => (flow.intake === undefined ? [] : [flow.intake])));
     done();
   });
   return app;

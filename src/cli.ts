@@ -9,12 +9,12 @@ import { createLogger } from './platform/logger.js';
 import { InvalidInputError } from './platform/validation.js';
 import { registerAdoptCommand } from './adopt.command.js';
 import { registerBenchCommand } from './bench.command.js';
-import { SchemaNotRecognisedError } from './platform/postgres/acme-adoption.js';
+import { SchemaNotRecognisedError } from './platform/postgres/schema-adoption.js';
 import { registerProjectionsCommand } from './projections.command.js';
 import { openDatabase } from './platform/postgres/open-database.js';
 import { SERVICE_VERSION, startService } from './service.js';
 import { deadLettersCommand } from './dead-letters.cli.js';
-import { flows } from './flows.js';
+import { flows, schemaAdoptions } from './flows.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -39,7 +39,7 @@ export function buildCli(): Command {
       const config = loadConfig();
       // Logs go to stderr, as for every command but serve: stdout is for reports.
       const logger = createLogger(config.log, pino.destination(2));
-      const database = await openDatabase(config.database, logger);
+      const database = await openDatabase(config.database, logger, undefined, schemaAdoptions);
       await database.close();
     });
 

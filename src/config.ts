@@ -6,11 +6,24 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SchemaRegistryConfig } from './platform/avro/schema-registry.js';
+import type { AuthConfig } from './platform/auth/authenticator.js';
+import { ConfigError } from './platform/config-error.js';
+import type { RateLimitConfig } from './platform/http/security.js';
+import type { KafkaConnection } from './platform/kafka/client.js';
+import { LOG_LEVELS, type LogLevel } from './platform/logger.js';
+import type { NatsConnectionOptions } from './platform/nats/connection.js';
+import type { DatabaseTls } from './platform/postgres/database.js';
+import type { DatabaseConfig } from './platform/postgres/open-database.js';
+import { OTLP_PROTOCOLS, TRACE_PROPAGATORS, TRACE_SAMPLERS, type TracingConfig } from './platform/telemetry/options.js';
 import { z } from 'zod';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+// Each platform module owns its option types; this file maps the environment into them.
+export { ConfigError };
+export type { AuthConfig, DatabaseConfig, DatabaseTls, LogLevel, RateLimitConfig, TracingConfig };
+export type { OtlpProtocol, TracePropagator, TraceSampler } from './platform/telemetry/options.js';
+
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -19,18 +32,6 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-const TRACE_SAMPLERS = [
-  'always_on',
-  'always_off',
-  'traceidratio',
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-] as const;
-
-/** `OTEL_PROPAGATORS` values the Node SDK supports. */
-const TRACE_PROPAGATORS = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger', 'none'] as const;
-const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 const otlpProtocol = z.enum(OTLP_PROTOCOLS, { error: `expected one of ${OTLP_PROTOCOLS.join(', ')}` });
 
 /** The `key1=value1,key2=value2` lists of the OpenTelemetry environment specification (values URL-encoded). */
@@ -193,33 +194,12 @@ const environmentSchema = z.object({
   PUBLISH_HTTP_TOKEN: z.string().min(1).optional(),
 });
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** TLS to PostgreSQL with libpq's `sslmode` meanings: `verify-full` checks the chain and the host name. */
-export interface DatabaseTls {
-  readonly mode: 'require' | 'verify-ca' | 'verify-full';
-  /** PEM file of the CA(s) to trust; the system's CAs when absent. */
-  readonly caFile?: string;
-}
-
-export type DatabaseConfig =
-  | { readonly kind: 'external'; readonly connectionString: string; readonly poolSize: number; readonly tls?: DatabaseTls }
-  | {
-      readonly kind: 'embedded';
-      readonly dataDir: string;
-      readonly port: number;
-      readonly poolSize: number;
-    };
 
 /** Kafka settings; `brokers` empty means the Kafka consumer and relay are off. */
-export interface KafkaConfig {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
+export interface KafkaConfig extends KafkaConnection {
   readonly groupId: string;
   readonly inputTopic: string;
   readonly outputTopic: string;
-  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
-  readonly tls?: { readonly caFile?: string; readonly rejectUnauthorized: boolean };
   /** What the customer.events relay produces: JSON (default) or Confluent-framed Avro (needs `schemaRegistry`). */
   readonly valueFormat: 'json' | 'avro';
   /** Schema Registry for Avro: decoding consumed messages, registering (or only checking) this service's schemas. */
@@ -242,26 +222,6 @@ export interface LoadSheddingConfig {
   readonly maxHeapUsedBytes: number;
   readonly maxRssBytes: number;
   readonly retryAfterSeconds: number;
-}
-
-export type TraceSampler = (typeof TRACE_SAMPLERS)[number];
-export type TracePropagator = (typeof TRACE_PROPAGATORS)[number];
-export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
-
-/** Tracing settings; `exporter: 'none'` means no SDK is registered and the OpenTelemetry API stays a no-op. */
-export interface TracingConfig {
-  readonly exporter: 'otlp' | 'console' | 'none';
-  readonly serviceName: string;
-  /** Full OTLP traces URL: …/v1/traces over HTTP; the collector's address for gRPC. */
-  readonly otlpTracesUrl: string;
-  /** `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`: http/protobuf (default), http/json or grpc. */
-  readonly otlpProtocol: OtlpProtocol;
-  /** `OTEL_PROPAGATORS` (default tracecontext,baggage): what the instrumentations read from and write into headers. */
-  readonly propagators: readonly TracePropagator[];
-  readonly otlpHeaders: Readonly<Record<string, string>>;
-  readonly resourceAttributes: Readonly<Record<string, string>>;
-  readonly sampler: TraceSampler;
-  readonly samplerRatio: number;
 }
 
 export interface Config {
@@ -301,40 +261,8 @@ export interface Config {
   readonly publish: { readonly httpToken?: string };
 }
 
-/**
- * Authentication of the HTTP API. Which of these `serve` accepts (the safe-by-default rule) is decided at start by
- * `decideAuth` in `platform/auth/start-rule.ts`, not here: the other commands serve no HTTP and need none of it.
- */
-export interface AuthConfig {
-  /** AUTH_MODE=none: the operator turned authentication off on purpose. */
-  readonly disabled: boolean;
-  readonly jwt?: {
-    readonly jwksUrl: string;
-    readonly issuer: string;
-    readonly audience: string;
-    readonly clockSkewSeconds: number;
-    /** Least time between two JWKS fetches (a token with an unknown `kid` triggers one). */
-    readonly jwksCooldownMs: number;
-  };
-  /** Path of the API-keys file (`<name> <sha256 hex> <scope>[,<scope>…]` per line); read when `serve` starts. */
-  readonly apiKeysFile?: string;
-}
-
-/** Requests per client and window; 0 turns a limit off. */
-export interface RateLimitConfig {
-  readonly windowMs: number;
-  readonly lookups: number;
-  readonly events: number;
-}
-
 /** NATS JetStream settings of the corporate flow. */
-export interface NatsConfig {
-  readonly servers: readonly string[];
-  readonly user?: string;
-  readonly password?: string;
-  readonly token?: string;
-  /** Present when TLS is wanted (NATS_TLS, a tls:// URL, or any NATS_TLS_* file). */
-  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+export interface NatsConfig extends NatsConnectionOptions {
   /** The stream created (or extended) when no stream captures a subject yet. */
   readonly stream: string;
   readonly ensureStream: boolean;
@@ -345,14 +273,6 @@ export interface NatsConfig {
   readonly retryDelaysMs: readonly number[];
   /** JetStream max_deliver of the consumer; must exceed the number of retry delays. */
   readonly maxDeliver: number;
-}
-
-/** Thrown when the environment is invalid; `problems` holds one line per offending variable. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-  }
 }
 
 /** Reads and validates the whole configuration; throws `ConfigError` naming every bad variable. */

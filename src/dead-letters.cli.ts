@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from './config.js';
 import { replayDeadLetters, type ReplayHandlers } from './platform/dead-letter-replay.js';
-import { replayHandlersOf } from './flows.js';
+import { replayHandlersOf, schemaAdoptions } from './flows.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { createProgress, type Progress } from './platform/progress.js';
 import type { Metrics } from './platform/metrics.js';
@@ -129,7 +129,7 @@ async function withDatabase(work: (context: { pool: Pool; config: Config; logger
   const config = loadConfig();
   // Logs go to stderr: stdout is the command's output.
   const logger = createLogger(config.log, pino.destination(2));
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, undefined, schemaAdoptions);
   try {
     await work({ pool: database.pool, config, logger });
   } finally {

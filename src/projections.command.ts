@@ -13,6 +13,7 @@ import { createLogger } from './platform/logger.js';
 import { createProgress } from './platform/progress.js';
 import { rebuildProjection } from './platform/postgres/projection-rebuild.js';
 import { openDatabase } from './platform/postgres/open-database.js';
+import { schemaAdoptions } from './flows.js';
 
 export function registerProjectionsCommand(program: Command): void {
   const projections = program.command('projections').description('manage the read-model projections');
@@ -26,7 +27,7 @@ async function rebuild(): Promise<void> {
   const config = loadConfig();
   // Logs go to stderr: stdout is the JSON report.
   const logger = createLogger(config.log, pino.destination(2));
-  const database = await openDatabase(config.database, logger);
+  const database = await openDatabase(config.database, logger, undefined, schemaAdoptions);
   try {
     const readModel = await openCustomerReadModel(config.readModel, database.pool);
     try {

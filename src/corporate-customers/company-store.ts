@@ -4,28 +4,39 @@ import type { Statement } from '../platform/postgres/statements.js';
 import type { Company, CompanyId, CorporateUserId, SubscriptionTier, UserRole } from './domain/company.js';
 import { formatInstant } from './domain/company.js';
 
-/** The rows of a new company as statements (company, then users) to combine with others (`runTogether`). */
-export function insertCompanyStatements(company: Company): Statement[] {
+/**
+ * The rows of several new companies as two statements (companies, then all their users), each one multi-row insert
+ * however many companies a batch registers; to combine with others (`runTogether`).
+ */
+export function insertCompaniesStatements(companies: readonly Company[]): Statement[] {
+  if (companies.length === 0) return [];
+  const users = companies.flatMap((company) => company.users.map((user, position) => ({ company, user, position })));
   const statements: Statement[] = [
     {
-      text: 'INSERT INTO companies (id, name, subscription_tier, registered_at) VALUES ($1, $2, $3, $4)',
-      values: [company.customerId, company.name, company.subscriptionTier, company.registeredAt],
+      text: `INSERT INTO companies (id, name, subscription_tier, registered_at)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])`,
+      values: [
+        companies.map((company) => company.customerId),
+        companies.map((company) => company.name),
+        companies.map((company) => company.subscriptionTier),
+        companies.map((company) => company.registeredAt),
+      ],
     },
   ];
-  if (company.users.length === 0) return statements;
-  // The role name → id join fails the statement (NOT NULL) if a role is not seeded, rather than writing a user without one.
+  if (users.length === 0) return statements;
+  // The role name → id join: an unseeded role fails the statement (NOT NULL) rather than writing a user without one.
   statements.push({
     text: `INSERT INTO company_users (id, customer_id, role_id, name, email, position)
-     SELECT u.id, $1, r.id, u.name, u.email, u.position
-     FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::smallint[]) AS u (id, role, name, email, position)
+     SELECT u.id, u.customer_id, r.id, u.name, u.email, u.position
+     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::smallint[]) AS u (id, customer_id, role, name, email, position)
      LEFT JOIN user_roles r ON r.name = u.role`,
     values: [
-      company.customerId,
-      company.users.map((user) => user.userId),
-      company.users.map((user) => user.role),
-      company.users.map((user) => user.name),
-      company.users.map((user) => user.email),
-      company.users.map((_user, index) => index),
+      users.map(({ user }) => user.userId),
+      users.map(({ company }) => company.customerId),
+      users.map(({ user }) => user.role),
+      users.map(({ user }) => user.name),
+      users.map(({ user }) => user.email),
+      users.map(({ position }) => position),
     ],
   });
   return statements;
@@ -48,35 +59,34 @@ export async function findCompany(client: Queryable, id: CompanyId): Promise<Com
   return row === undefined ? undefined : toCompany(row);
 }
 
-/** What a registration transaction loads before it decides. */
-export interface CompanyRegistrationRows {
-  readonly alreadyProcessed: boolean;
-  readonly company: Company | undefined;
+/** What a transaction registering several companies loads before it decides. */
+export interface CompanyRegistrationsRows {
+  /** The asked message ids the inbox `consumer` has processed. */
+  readonly processed: ReadonlySet<string>;
+  /** The asked companies that exist, by id. */
+  readonly companies: ReadonlyMap<string, Company>;
   /** Which of the asked e-mails already belong to a corporate user (compared without case), lower-cased. */
-  readonly takenEmails: Set<string>;
+  readonly takenEmails: ReadonlySet<string>;
 }
 
 /**
- * Loads, in one statement (one round trip): whether the inbox `consumer` has processed `messageId`, the company of
- * `companyId`, and which of `emails` already belong to a corporate user.
+ * Loads, in one statement (one round trip): which of `messageIds` the inbox `consumer` has processed, the companies of
+ * `companyIds` that exist, and which of `emails` already belong to a corporate user (one row per company found).
  */
-export async function loadCompanyRegistration(
+export async function loadCompanyRegistrations(
   client: Queryable,
-  query: { readonly consumer: string; readonly messageId: string; readonly companyId: CompanyId; readonly emails: readonly string[] },
-): Promise<CompanyRegistrationRows> {
-  const { rows } = await client.query<Partial<CompanyRow> & { processed: boolean; taken: string[] }>(
+  query: { readonly consumer: string; readonly messageIds: readonly string[]; readonly companyIds: readonly CompanyId[]; readonly emails: readonly string[] },
+): Promise<CompanyRegistrationsRows> {
+  const { rows } = await client.query<Partial<CompanyRow> & { processed: string[]; taken: string[] }>(
     `SELECT x.processed, x.taken, c.*
-     FROM (SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $2 AND message_id = $3) AS processed,
+     FROM (SELECT (SELECT coalesce(array_agg(message_id), '{}') FROM inbox WHERE consumer = $2 AND message_id = ANY($3::text[])) AS processed,
                   (SELECT coalesce(array_agg(lower(email)), '{}') FROM company_users WHERE lower(email) = ANY($4::text[])) AS taken) AS x
-     LEFT JOIN LATERAL (${SELECT_COMPANY}) AS c ON true`,
-    [query.companyId, query.consumer, query.messageId, query.emails.map((email) => email.toLowerCase())],
+     LEFT JOIN LATERAL (${SELECT_COMPANY.replace('c.id = $1', 'c.id = ANY($1::uuid[])')}) AS c ON true`,
+    [query.companyIds, query.consumer, query.messageIds, query.emails.map((email) => email.toLowerCase())],
   );
-  const row = rows[0];
-  return {
-    alreadyProcessed: row?.processed === true,
-    company: row?.id === undefined || row.id === null ? undefined : toCompany(row as CompanyRow),
-    takenEmails: new Set(row?.taken ?? []),
-  };
+  const companies = new Map<string, Company>();
+  for (const row of rows) if (row.id !== undefined && row.id !== null) companies.set(row.id, toCompany(row as CompanyRow));
+  return { processed: new Set(rows[0]?.processed ?? []), companies, takenEmails: new Set(rows[0]?.taken ?? []) };
 }
 
 function toCompany(row: CompanyRow): Company {

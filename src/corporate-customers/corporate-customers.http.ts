@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { IntakeHandlers } from '../intake/events.routes.js';
+import type { FlowHttp } from '../platform/flow.js';
+import type { IntakeHandlers } from '../platform/http/events.routes.js';
 import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { InvalidInputError } from '../platform/validation.js';
@@ -29,10 +30,20 @@ export function companyDocument(company: Company): z.output<typeof companyDocume
   return { ...data, users: [...data.users], registered_at: company.registeredAt };
 }
 
+/** The flow's part of the HTTP API: the company lookup, and the knapscen CloudEvent on `POST /api/v1/events`. */
+export function corporateCustomersHttp(deps: { readonly register: RegisterCorporateCustomer; readonly findCompany: FindCompany }): FlowHttp {
+  return {
+    routes: (api) => corporateCustomerRoutes(api, deps.findCompany),
+    intake: customerRegisteredIntake(deps.register),
+    tags: [{ name: 'corporate customers', description: 'Corporate customers (knapscen)' }],
+  };
+}
+
 export function corporateCustomerRoutes(app: FastifyInstance, findCompany: FindCompany): void {
   app.get<{ Params: { id: string } }>(
     '/api/v1/corporate-customers/:id',
     {
+      config: { scope: 'customers:read' },
       schema: {
         tags: ['corporate customers'],
         summary: 'Corporate customer (company) with its users',

@@ -20,7 +20,8 @@ import { openDatabase } from '../platform/postgres/open-database.js';
 import { ensureCorporateStreams, createCorporateRelays } from './corporate-nats.js';
 import { parseCompanyData, type CorporateRegistration } from './customer-registered.schema.js';
 import { companyIdFor, type CompanyFacts } from './domain/company.js';
-import { CLOUDEVENT_SOURCE } from './domain/events.js';
+import { CLOUDEVENT_SOURCE, CUSTOMER_REGISTERED_TYPE } from './domain/events.js';
+import { logOutcome } from '../platform/outcome-log.js';
 import { knapscenViolations } from './knapscen-mirror.js';
 import { createRegisterCorporateCustomer } from './register-corporate-customer.js';
 import { parseJsonOrThrow } from '../platform/json.js';
@@ -148,10 +149,16 @@ export async function runRegisterCorporateCustomer(): Promise<number> {
   if (problems.length > 0 || config.nats === undefined) throw new ConfigError(problems);
   const nats: NatsConfig = config.nats;
 
-  const parsed = parseJobInput(corporateJobInput());
-  if (!parsed.ok) return rejected(parsed.error, config.log.personalData);
-
   const logger = createLogger(config.log, process.stderr);
+  const input = corporateJobInput();
+  const parsed = parseJobInput(input);
+  if (!parsed.ok) {
+    // The outcome line every way in writes for invalid input (the use case writes it for the rest).
+    const eventId = input.EVENT_ID !== undefined && input.EVENT_ID.length <= 100 ? { eventId: input.EVENT_ID } : {};
+    logOutcome(logger, 'rejected', { transport: 'job', eventType: CUSTOMER_REGISTERED_TYPE, reason: parsed.error.code, ...eventId }, 'corporate registration rejected');
+    return rejected(parsed.error, config.log.personalData);
+  }
+
   const database = await openDatabase(config.database, logger, config.databaseTimeouts);
   try {
     const register = createRegisterCorporateCustomer({

@@ -4,7 +4,8 @@
  * Load → decide → persist, in one transaction (`platform/postgres/load-decide-persist.ts`), the shape of every flow:
  * what is decided is `domain/registration.ts`, pure; this file maps the input to it and its decision to rows, spans,
  * metrics and log lines. One statement writes the company, all its users, the `CorporateCustomerRegistered` event,
- * the inbox row and the outbox rows (one `customer-saved`, one `user-saved` per user), or nothing. Nothing is written
+ * the inbox row and the outbox rows (one `customer-saved`, one `user-saved` per user), or nothing. Registrations that
+ * arrive together share the transaction (group commit; see `createRegisterCorporateCustomer`). Nothing is written
  * for a duplicate: the same event redelivered (inbox), or another event for a company that exists (re-sent with the
  * same subject).
  *
@@ -12,17 +13,19 @@
  * use, in one sorted order, so "does the company exist / is this e-mail taken?" and the inserts are atomic across
  * instances. The unique index on lower(email) stays as the last line of defence.
  */
-import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { createCoalescer } from '../platform/coalesce.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
+import { isTransientError } from '../platform/postgres/errors.js';
 import { appendEventsStatement } from '../platform/postgres/event-store.js';
 import { recordProcessedStatement } from '../platform/postgres/inbox.js';
 import { loadDecidePersist } from '../platform/postgres/load-decide-persist.js';
 import { enqueueStatement, type OutboxMessage } from '../platform/postgres/outbox.js';
 import type { Statement } from '../platform/postgres/statements.js';
 import { InvalidInputError, type FieldViolation } from '../platform/validation.js';
-import { insertCompanyStatements, loadCompanyRegistration } from './company-store.js';
+import { insertCompaniesStatements, loadCompanyRegistrations } from './company-store.js';
 import type { CorporateRegistration } from './customer-registered.schema.js';
 import type { Company } from './domain/company.js';
 import { CUSTOMER_REGISTERED_TYPE, type CustomerSaved, type UserSaved } from './domain/events.js';
@@ -62,6 +65,8 @@ export interface RegisterCorporateCustomerDeps {
   readonly publishEmails?: boolean;
   /** One line per outcome (processed, duplicate at debug, rejected), as every flow writes it: `platform/outcome-log.ts`. */
   readonly logger?: OutcomeLogger;
+  /** Most registrations of concurrent calls run together in one transaction (default 256); see `platform/coalesce.ts`. */
+  readonly maxCommandsPerTransaction?: number;
 }
 
 export type RegisterCorporateCustomer = (command: RegisterCorporateCustomerCommand) => Promise<CorporateRegistrationResult>;
@@ -79,18 +84,60 @@ export function inboxMessageId(registration: Pick<CorporateRegistration, 'source
 
 const tracer = trace.getTracer('customer-service');
 
-/** Returns the use case. Failures (transient or not) are thrown; the transport owns the retry schedule. */
+/** A command with the context of its `register_corporate_customer` span, where its persist spans go. */
+interface Pending {
+  readonly command: RegisterCorporateCustomerCommand;
+  readonly context: Context;
+}
+
+/** What one command of a batch came to: its decision, or the failure of its own transaction. */
+type Settled = { readonly ok: true; readonly result: CorporateRegistrationResult } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * Returns the use case. Failures (transient or not) are thrown; the transport owns the retry schedule.
+ *
+ * Registrations that arrive while a transaction is in flight (the messages of one JetStream fetch, concurrent HTTP
+ * requests) share the next transaction (group commit, `platform/coalesce.ts`), up to `maxCommandsPerTransaction`:
+ * the locks of all of them with BEGIN, one load, each decided in order against what the ones before it in the batch
+ * took (a company or an e-mail taken earlier in the batch counts as taken), one write. A batch that fails runs each
+ * registration again in a transaction of its own, so one bad input fails only itself; a transient failure of the
+ * whole batch is thrown to every caller, whose transport retries it.
+ */
 export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerDeps): RegisterCorporateCustomer {
+  const registerBatch = async (items: readonly Pending[]): Promise<Settled[]> => {
+    try {
+      return (await registerAllWithin(items, deps)).map((result) => ({ ok: true, result }));
+    } catch (error) {
+      if (items.length === 1 || isTransientError(error)) throw error;
+    }
+    const settled: Settled[] = [];
+    for (const item of items) {
+      try {
+        const [result] = await registerAllWithin([item], deps);
+        settled.push({ ok: true, result: result as CorporateRegistrationResult });
+      } catch (error) {
+        settled.push({ ok: false, error });
+      }
+    }
+    return settled;
+  };
+  const register = createCoalescer(registerBatch, { maxItems: deps.maxCommandsPerTransaction ?? 256 });
+
   return (command) =>
     tracer.startActiveSpan('register_corporate_customer', async (span) => {
       const started = performance.now();
       span.setAttribute('customer.id', command.registration.companyId);
       try {
         const [refusal, ...moreRefusals] = deps.extraChecks?.(command.registration.company) ?? [];
-        const result: CorporateRegistrationResult =
-          refusal === undefined
-            ? await registerWithin(command, deps)
-            : { outcome: 'rejected', error: new InvalidInputError([refusal, ...moreRefusals]) };
+        let result: CorporateRegistrationResult;
+        if (refusal === undefined) {
+          const [settled] = await register([{ command, context: context.active() }]);
+          if (settled === undefined) throw new Error('no result');
+          if (!settled.ok) throw settled.error;
+          result = settled.result;
+        } else {
+          result = { outcome: 'rejected', error: new InvalidInputError([refusal, ...moreRefusals]) };
+        }
         if (result.outcome === 'created') deps.onCommitted?.();
         record(deps, command, result, started);
         span.setAttribute('registration.outcome', result.outcome);
@@ -105,72 +152,114 @@ export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerD
     });
 }
 
-/** Load → decide (`domain/registration.ts`, pure) → persist: `platform/postgres/load-decide-persist.ts`. */
-async function registerWithin(command: RegisterCorporateCustomerCommand, deps: RegisterCorporateCustomerDeps): Promise<CorporateRegistrationResult> {
-  const { registration } = command;
-  const emails = emailsOf(registration);
-  const messageId = inboxMessageId(registration);
-  const decision = await loadDecidePersist(deps.pool, {
-    locks: registrationLockKeys(registration.companyId, emails),
-    load: (client) => loadCompanyRegistration(client, { consumer: INBOX_CONSUMER, messageId, companyId: registration.companyId, emails }),
-    decide: (state) =>
-      decideCompanyRegistration(state, registration, { newId: deps.newId, now: deps.clock(), publishEmails: deps.publishEmails !== false }),
-    writes: (decided) => (decided.outcome === 'created' ? writesOf(command, messageId, decided) : []),
-    // One statement writes the company and the events: each step's span covers it.
-    persisting: (write) => inSpans(['persist_corporate_customer', 'persist_event'], write),
+/** Load → decide (`domain/registration.ts`, pure) → persist for a batch: `platform/postgres/load-decide-persist.ts`. */
+async function registerAllWithin(items: readonly Pending[], deps: RegisterCorporateCustomerDeps): Promise<CorporateRegistrationResult[]> {
+  const registrations = items.map(({ command }) => command.registration);
+  const messageIds = registrations.map(inboxMessageId);
+  const emails = registrations.map(emailsOf);
+  const decisions = await loadDecidePersist(deps.pool, {
+    locks: registrations.flatMap((registration, index) => registrationLockKeys(registration.companyId, emails[index] as string[])),
+    load: (client) =>
+      loadCompanyRegistrations(client, {
+        consumer: INBOX_CONSUMER,
+        messageIds,
+        companyIds: registrations.map((registration) => registration.companyId),
+        emails: emails.flat(),
+      }),
+    decide: (state) => {
+      // In order, each against the store and the batch before it: as if they had come one transaction at a time.
+      const processed = new Set(state.processed);
+      const companies = new Map(state.companies);
+      const taken = new Set(state.takenEmails);
+      const now = deps.clock();
+      return registrations.map((registration, index) => {
+        const messageId = messageIds[index] as string;
+        const decided = decideCompanyRegistration(
+          {
+            alreadyProcessed: processed.has(messageId),
+            company: companies.get(registration.companyId),
+            takenEmails: new Set((emails[index] as string[]).filter((email) => taken.has(email))),
+          },
+          registration,
+          { newId: deps.newId, now, publishEmails: deps.publishEmails !== false },
+        );
+        if (decided.outcome === 'created') {
+          processed.add(messageId);
+          companies.set(registration.companyId, decided.company);
+          for (const email of emails[index] as string[]) taken.add(email);
+        }
+        return decided;
+      });
+    },
+    writes: (decided) => writesOf(items, messageIds, decided),
+    // One statement writes the companies and the events: each created registration's step spans cover it.
+    persisting: (write, decided) =>
+      inSpans(
+        decided.flatMap((decision, index) => (decision.outcome === 'created' ? [(items[index] as Pending).context] : [])),
+        ['persist_corporate_customer', 'persist_event'],
+        write,
+      ),
   });
-  switch (decision.outcome) {
-    case 'created':
-      return { outcome: 'created', company: decision.company, customerSaved: decision.customerSaved, userSaved: decision.userSaved };
-    case 'duplicate':
-      return decision;
-    case 'rejected':
-      return { outcome: 'rejected', error: new InvalidInputError(decision.rejections) };
-  }
+  return decisions.map((decision): CorporateRegistrationResult => {
+    switch (decision.outcome) {
+      case 'created':
+        return { outcome: 'created', company: decision.company, customerSaved: decision.customerSaved, userSaved: decision.userSaved };
+      case 'duplicate':
+        return decision;
+      case 'rejected':
+        return { outcome: 'rejected', error: new InvalidInputError(decision.rejections) };
+    }
+  });
 }
 
-function writesOf(
-  command: RegisterCorporateCustomerCommand,
-  messageId: string,
-  { company, event, customerSaved, userSaved }: Extract<CompanyRegistrationDecision, { outcome: 'created' }>,
-): (Statement | undefined)[] {
-  const { registration } = command;
-  const headers: Record<string, string> = {
-    'content-type': 'application/cloudevents+json',
-    ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-  };
-  const outbox = (destination: OutboxMessage['destination'], cloudEvent: CustomerSaved | UserSaved): OutboxMessage => ({
+function writesOf(items: readonly Pending[], messageIds: readonly string[], decisions: readonly CompanyRegistrationDecision[]): (Statement | undefined)[] {
+  const created = decisions.flatMap((decision, index) =>
+    decision.outcome === 'created' ? [{ ...decision, command: (items[index] as Pending).command, messageId: messageIds[index] as string }] : [],
+  );
+  if (created.length === 0) return [];
+  const outbox = (command: RegisterCorporateCustomerCommand, company: Company, destination: OutboxMessage['destination'], cloudEvent: CustomerSaved | UserSaved): OutboxMessage => ({
     eventId: cloudEvent.id,
     destination,
     // One aggregate for all of a company's events: its user-saved events keep their order too.
     aggregateId: company.customerId,
     key: cloudEvent.subject,
-    headers,
+    headers: {
+      'content-type': 'application/cloudevents+json',
+      ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+    },
     payload: JSON.stringify(cloudEvent),
   });
   return [
-    ...insertCompanyStatements(company),
-    appendEventsStatement([
-      {
-        streamType: event.aggregateType,
-        streamId: company.customerId,
-        streamVersion: 1,
-        eventId: event.eventId,
-        eventType: event.eventType,
-        eventVersion: event.eventVersion,
-        payload: event.payload,
-        occurredAt: event.timestamp,
-        metadata: {
-          correlationId: registration.eventId,
-          causationId: registration.eventId,
-          ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-          ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
-          source: { ...command.source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
-        },
-      },
-    ]),
-    recordProcessedStatement(INBOX_CONSUMER, [{ messageId, messageType: CUSTOMER_REGISTERED_TYPE }]),
-    enqueueStatement([outbox(CUSTOMER_SAVED.destination, customerSaved), ...userSaved.map((saved) => outbox(USER_SAVED.destination, saved))]),
+    ...insertCompaniesStatements(created.map(({ company }) => company)),
+    appendEventsStatement(
+      created.map(({ command, company, event }) => {
+        const { registration } = command;
+        return {
+          streamType: event.aggregateType,
+          streamId: company.customerId,
+          streamVersion: 1,
+          eventId: event.eventId,
+          eventType: event.eventType,
+          eventVersion: event.eventVersion,
+          payload: event.payload,
+          occurredAt: event.timestamp,
+          metadata: {
+            correlationId: registration.eventId,
+            causationId: registration.eventId,
+            ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
+            ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
+            source: { ...command.source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
+          },
+        };
+      }),
+    ),
+    recordProcessedStatement(INBOX_CONSUMER, created.map(({ messageId }) => ({ messageId, messageType: CUSTOMER_REGISTERED_TYPE }))),
+    enqueueStatement(
+      created.flatMap(({ command, company, customerSaved, userSaved }) => [
+        outbox(command, company, CUSTOMER_SAVED.destination, customerSaved),
+        ...userSaved.map((saved) => outbox(command, company, USER_SAVED.destination, saved)),
+      ]),
+    ),
   ];
 }
 
@@ -234,9 +323,9 @@ function logResult(logger: OutcomeLogger, command: RegisterCorporateCustomerComm
   }
 }
 
-/** Runs `work` in sibling spans, one per step it does (children of the active span). */
-async function inSpans(names: readonly string[], work: () => Promise<void>): Promise<void> {
-  const spans = names.map((name) => tracer.startSpan(name));
+/** Runs `work` in sibling spans, one per step it does, under each of `parents` (one registration's span each). */
+async function inSpans(parents: readonly Context[], names: readonly string[], work: () => Promise<void>): Promise<void> {
+  const spans = parents.flatMap((parent) => names.map((name) => tracer.startSpan(name, {}, parent)));
   try {
     await work();
   } catch (error) {

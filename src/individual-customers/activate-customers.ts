@@ -60,15 +60,6 @@ export interface ActivateCustomersDeps {
   readonly maxCommandsPerTransaction?: number;
 }
 
-/** The error a transport raises for an activation whose customer does not exist (yet): Kafka retries it, then parks it. */
-export class CustomerNotFoundError extends Error {
-  override readonly name = 'CustomerNotFoundError';
-  readonly code = 'CUSTOMER_NOT_FOUND';
-  constructor(readonly userId: string) {
-    super(`no customer for user ${userId} (yet)`);
-  }
-}
-
 /**
  * Returns the use case; results come back in the order of `commands`. Concurrent calls share a transaction (group
  * commit, `platform/coalesce.ts`); a shared transaction that fails for a non-transient reason runs each command alone,

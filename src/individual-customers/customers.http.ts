@@ -2,7 +2,8 @@
  * HTTP entry points of the individual-customer flow: the four ACME lookups and the intake of `UserRegistered`.
  */
 import type { FastifyInstance } from 'fastify';
-import type { IntakeHandlers, IntakeResult, TraceContext } from '../intake/events.routes.js';
+import type { FlowHttp } from '../platform/flow.js';
+import type { IntakeHandlers, IntakeResult, TraceContext } from '../platform/http/events.routes.js';
 import { jsonSchemaOf, problemResponse } from '../platform/http/openapi.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import { contextFromTraceContext, inSpan, traceContextOfSpan } from '../platform/telemetry/index.js';
@@ -67,6 +68,57 @@ const lookupSchema = (param: string, description: string) => ({
   },
 });
 
+/**
+ * The flow's part of the HTTP API: the four lookups, and `UserRegistered` (and, given `activate`, `UserActivated`) on
+ * `POST /api/v1/events`.
+ */
+export function individualCustomersHttp(deps: {
+  readonly register: RegisterCustomers;
+  readonly activate?: ActivateCustomers;
+  readonly findCustomer: FindCustomer;
+  readonly metrics?: Metrics;
+}): FlowHttp {
+  const activation = deps.activate === undefined ? undefined : userActivatedIntake(deps.activate, deps.metrics);
+  const registration = userRegisteredIntake(deps.register);
+  return {
+    routes: (api) => customerRoutes(api, deps.findCustomer),
+    tags: [{ name: 'customers', description: 'Individual customers (ACME read API)' }],
+    intake:
+      activation === undefined
+        ? registration
+        : {
+            envelopes: { ...registration.envelopes, ...activation.envelopes },
+            cloudEvents: { ...registration.cloudEvents, ...activation.cloudEvents },
+            documentation: {
+              envelopes: { ...registration.documentation?.envelopes, ...activation.documentation?.envelopes },
+              cloudEventData: { ...registration.documentation?.cloudEventData, ...activation.documentation?.cloudEventData },
+              conflicts: { ...registration.documentation?.conflicts, ...activation.documentation?.conflicts },
+            },
+          },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The operator console's search: a UUID is tried as customer id, then user id; anything with an `@` is an e-mail;
+ * anything else a customer number.
+ */
+export function findCustomerByQuery(findCustomer: FindCustomer): (query: string) => Promise<Customer | undefined> {
+  return async (query) => {
+    const keys: CustomerKey[] = UUID.test(query)
+      ? [{ by: 'id', value: query.toLowerCase() } as CustomerKey, { by: 'userId', value: query.toLowerCase() } as CustomerKey]
+      : query.includes('@')
+        ? [{ by: 'email', value: query }]
+        : [{ by: 'number', value: query.toUpperCase() } as CustomerKey];
+    for (const key of keys) {
+      const customer = await findCustomer(key);
+      if (customer !== undefined) return customer;
+    }
+    return undefined;
+  };
+}
+
 export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer): void {
   const lookup = async (key: CustomerKey) => {
     const customer = await findCustomer(key);
@@ -78,22 +130,22 @@ export function customerRoutes(app: FastifyInstance, findCustomer: FindCustomer)
   const badParam = (code: 'INVALID_UUID' | 'INVALID_VALUE' | 'INVALID_EMAIL', field: string, message: string) =>
     new HttpProblem(invalidInput(InvalidInputError.of(code, field, message)));
 
-  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', { schema: lookupSchema('customerId', 'customer id (UUID)') }, async (request) => {
+  app.get<{ Params: { customerId: string } }>('/api/v1/customers/:customerId', { schema: lookupSchema('customerId', 'customer id (UUID)'), config: { scope: 'customers:read' } }, async (request) => {
     const id = parseCustomerId(request.params.customerId);
     if (id === undefined) throw badParam('INVALID_UUID', 'customerId', 'must be a UUID');
     return lookup({ by: 'id', value: id });
   });
-  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', { schema: lookupSchema('userId', 'user id (UUID)') }, async (request) => {
+  app.get<{ Params: { userId: string } }>('/api/v1/customers/by-user/:userId', { schema: lookupSchema('userId', 'user id (UUID)'), config: { scope: 'customers:read' } }, async (request) => {
     const id = parseUserId(request.params.userId);
     if (id === undefined) throw badParam('INVALID_UUID', 'userId', 'must be a UUID');
     return lookup({ by: 'userId', value: id });
   });
-  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', { schema: lookupSchema('customerNumber', 'customer number (ACME-YYYYMM-NNNNNN)') }, async (request) => {
+  app.get<{ Params: { customerNumber: string } }>('/api/v1/customers/by-number/:customerNumber', { schema: lookupSchema('customerNumber', 'customer number (ACME-YYYYMM-NNNNNN)'), config: { scope: 'customers:read' } }, async (request) => {
     const number = parseCustomerNumber(request.params.customerNumber);
     if (number === undefined) throw badParam('INVALID_VALUE', 'customerNumber', 'must look like ACME-YYYYMM-NNNNNN');
     return lookup({ by: 'number', value: number.value });
   });
-  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', { schema: lookupSchema('email', 'e-mail address') }, async (request) => {
+  app.get<{ Params: { email: string } }>('/api/v1/customers/by-email/:email', { schema: lookupSchema('email', 'e-mail address'), config: { scope: 'customers:read' } }, async (request) => {
     const email = emailSchema.safeParse(request.params.email);
     if (!email.success) throw badParam('INVALID_EMAIL', 'email', 'must be an e-mail address');
     return lookup({ by: 'email', value: email.data });

@@ -2,7 +2,15 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.js';
 import { createSchemaRegistry } from '../platform/avro/schema-registry.js';
-import type { Flow } from '../platform/flow.js';
+import type { Flow, FlowServices, RunningFlow } from '../platform/flow.js';
+import { createProjector } from '../platform/postgres/projector.js';
+import { createWakeSignal, fanOut } from '../platform/wake-signal.js';
+import { acmeAdoption } from './acme-adoption.js';
+import { createActivateCustomers } from './activate-customers.js';
+import { customerProjection } from './customer-read-model.js';
+import { findCustomerByQuery, individualCustomersHttp } from './customers.http.js';
+import { startKafkaFlow } from './kafka-flow.js';
+import { openCustomerReadModel } from './open-read-model.js';
 import { CUSTOMER_EVENTS } from './outbox.js';
 import { publishUserRegisteredCommand } from './publish-user-registered.cli.js';
 import { createRegisterCustomers, INBOX_CONSUMER } from './register-customers.js';
@@ -14,6 +22,7 @@ export const individualCustomers: Flow<Config> = {
   // Its inputs are refused with the platform's codes only.
   reasonCodes: [],
   commands: { publish: publishUserRegisteredCommand },
+  adoption: acmeAdoption,
   replay: ({ config, pool, logger, metrics }) => {
     const register = createRegisterCustomers({
       pool,
@@ -34,4 +43,60 @@ export const individualCustomers: Flow<Config> = {
     });
     return [{ transport: 'kafka', handler: handler.replay }];
   },
+  start: startIndividualCustomers,
 };
+
+/**
+ * The read model (PostgreSQL, or MongoDB when configured) and its projector, both use cases (every commit wakes the
+ * projector and the relay), the HTTP part, and, when `KAFKA_BROKERS` is set, the consumer of `identity.user.events`
+ * and the relay to `customer.events`.
+ */
+async function startIndividualCustomers({ config, pool, logger, metrics, teardown }: FlowServices<Config>): Promise<RunningFlow> {
+  // Read model: documents projected from the event store; the projector is woken by every local commit.
+  const readModel = await openCustomerReadModel(config.readModel, pool);
+  teardown.defer(() => readModel.close());
+  const projectorWake = createWakeSignal();
+  const relayWake = createWakeSignal();
+  const projector = createProjector({
+    pool,
+    projection: customerProjection(readModel),
+    wake: projectorWake,
+    logger,
+    metrics,
+    batchSize: config.readModel.batchSize,
+    pollIntervalMs: config.readModel.pollIntervalMs,
+  });
+  // The projector stops (finishing its batch) before the store it writes to closes.
+  teardown.defer(() => projector.stop());
+  const useCaseDeps = { metrics, logger, onCommitted: fanOut(projectorWake, relayWake), pool, clock: () => new Date(), newId: () => uuidv7() };
+  const register = createRegisterCustomers({ ...useCaseDeps, numberPrefix: config.customers.numberPrefix });
+  const activate = createActivateCustomers(useCaseDeps);
+  const findCustomer: Parameters<typeof individualCustomersHttp>[0]['findCustomer'] = (key) => readModel.find(key);
+  const brokers = config.kafka.brokers;
+  let kafka: ReturnType<typeof startKafkaFlow> | undefined;
+  return {
+    http: individualCustomersHttp({ register, activate, findCustomer, metrics }),
+    // The read model's own store (MongoDB) answers a ping: readiness is DOWN while it does not.
+    ...(readModel.ping === undefined ? {} : { readiness: { read_model: readModel.ping.bind(readModel) } }),
+    // The broker is a background component: /health shows it, readiness does not wait for it.
+    components:
+      brokers.length === 0
+        ? {}
+        : {
+            kafka: async () =>
+              kafka === undefined ? { status: 'CONNECTING' } : (await kafka.isReachable()) ? { status: 'UP' } : { status: 'DOWN', details: { brokers } },
+          },
+    find: findCustomerByQuery(findCustomer),
+    startBackground: () => {
+      projector.start();
+      if (brokers.length === 0) {
+        logger.info('KAFKA_BROKERS not set: the Kafka consumer and the customer.events relay are off');
+        return;
+      }
+      const started = startKafkaFlow({ config: config.kafka, pool, register, activate, logger, metrics, relayWake });
+      kafka = started;
+      teardown.defer(() => started.stop());
+      logger.info({ brokers }, 'Kafka consumer and relay connect in the background: readiness does not wait for the broker');
+    },
+  };
+}

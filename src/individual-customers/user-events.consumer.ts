@@ -7,24 +7,22 @@
  * schema, an unsupported major version, a message over the size limit. The same decoding and routing serve live
  * messages and the replay of parked ones, so a replay cannot behave differently from the first delivery.
  */
-import { SpanKind, SpanStatusCode, trace, type Link, type SpanContext } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
 import { decodeConfluentAvro, isConfluentAvro } from '../platform/avro/confluent-wire.js';
 import type { SchemaRegistry } from '../platform/avro/schema-registry.js';
-import { headersOf, type KafkaInputMessage } from '../platform/kafka/client.js';
+import type { KafkaInputMessage } from '../platform/kafka/client.js';
 import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions, type RetryFailure } from '../platform/kafka/consumer.js';
 import type { KafkaClient } from '../platform/kafka/client.js';
 import type { Logger } from '../platform/logger.js';
-import { logOutcome } from '../platform/outcome-log.js';
-import { contextFromTraceContext, markFailed, traceContextOfSpan } from '../platform/telemetry/index.js';
+import { createInboundPipeline, parkIn, PROCESSING_FAILED, ReasonedError, type InboundMessage, type Settled } from '../platform/inbound.js';
+import { contextFromTraceContext, markFailed, traceContextFromHeaders, traceContextOfSpan, type TraceContext } from '../platform/telemetry/index.js';
 import type { Metrics } from '../platform/metrics.js';
 import type { Pool } from '../platform/postgres/database.js';
-import { park, type DeadLetter, type NewDeadLetter } from '../platform/postgres/dead-letters.js';
 import { isTransientError } from '../platform/postgres/errors.js';
 import type { ReplayHandler } from '../platform/dead-letter-replay.js';
 import { v7 as uuidv7 } from 'uuid';
 import {
   createActivateCustomers,
-  CustomerNotFoundError,
   type ActivateCustomerCommand,
   type ActivateCustomers,
   type ActivationResult,
@@ -34,9 +32,8 @@ import { parseUserActivated, USER_ACTIVATED, type UserActivated } from './user-a
 import { parseUserRegistered, USER_REGISTERED, type UserRegistered } from './user-registered.schema.js';
 import { parseJsonOrThrow } from '../platform/json.js';
 
-/** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`). */
-export const RETRIES_EXHAUSTED = 'RETRIES_EXHAUSTED';
-export const PROCESSING_FAILED = 'PROCESSING_FAILED';
+/** Reason codes of this entry point beyond the schema's (see `platform/validation.ts`) and the pipeline's. */
+export { RETRIES_EXHAUSTED, PROCESSING_FAILED } from '../platform/inbound.js';
 /** An activation whose customer did not appear within the retry schedule (replaying it later applies it). */
 export const CUSTOMER_NOT_FOUND = 'CUSTOMER_NOT_FOUND';
 
@@ -48,12 +45,7 @@ export type DecodedUserEvent =
   | { readonly kind: 'ignore'; readonly eventType: string }
   | { readonly kind: 'invalid'; readonly reasonCode: string; readonly message: string; readonly eventId?: string; readonly eventType?: string };
 
-interface TraceHeaders {
-  readonly traceparent?: string;
-  readonly tracestate?: string;
-}
-
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+type TraceHeaders = TraceContext;
 
 /**
  * Decodes one message, JSON or, detected per message, the Confluent Avro wire format (through `registry`). Throws
@@ -112,23 +104,10 @@ function decodeUserEventBody(body: unknown, headers: Readonly<Record<string, str
   return { kind: 'register', event: parsed.value, trace: traceOf(headers) };
 }
 
+/** The message's valid W3C trace context, read by the OpenTelemetry propagator as on every transport. */
 function traceOf(headers: Readonly<Record<string, string>>): TraceHeaders {
-  const { traceparent, tracestate } = headers;
-  if (traceparent === undefined || !TRACEPARENT.test(traceparent)) return {};
-  return { traceparent, ...(tracestate === undefined ? {} : { tracestate }) };
+  return traceContextFromHeaders(headers);
 }
-
-function spanContextOf(traceparent: string | undefined): SpanContext | undefined {
-  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
-  if (match === null) return undefined;
-  return { traceId: match[1] as string, spanId: match[2] as string, traceFlags: parseInt(match[3] as string, 16), isRemote: true };
-}
-
-/** What became of one message. */
-export type UserEventOutcome =
-  | { readonly outcome: 'created' | 'duplicate' | 'activated'; readonly customerId: string }
-  | { readonly outcome: 'ignored'; readonly eventType: string }
-  | { readonly outcome: 'park'; readonly reasonCode: string; readonly message: string; readonly eventId?: string; readonly eventType?: string };
 
 export interface UserEventsHandlerDeps {
   readonly register: RegisterCustomers;
@@ -151,8 +130,8 @@ export interface UserEventsHandler {
   replay: ReplayHandler;
 }
 
+/** The flow's `process` for the shared inbound pipeline (`platform/inbound.ts`), and the Kafka adapter around it. */
 export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEventsHandler {
-  const log = deps.logger.child({ transport: 'kafka' });
   const activate =
     deps.activate ??
     createActivateCustomers({
@@ -164,18 +143,18 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     });
 
   /** Decodes and registers `messages` as one batch; the outcomes come back in order. Throws on transient failures. */
-  async function route(messages: readonly KafkaInputMessage[], replayOf?: string): Promise<UserEventOutcome[]> {
+  async function process(messages: readonly InboundMessage[], replayOf?: string): Promise<Settled[]> {
     const decoded = await Promise.all(
-      messages.map((message) => decodeUserEventMessage(message.value, message.headers, deps.maxMessageBytes, deps.schemaRegistry)),
+      messages.map((message) => decodeUserEventMessage(message.payload, message.headers, deps.maxMessageBytes, deps.schemaRegistry)),
     );
     const commands: RegisterCustomer[] = [];
     const activations: ActivateCustomerCommand[] = [];
     decoded.forEach((item, index) => {
       if (item.kind !== 'register' && item.kind !== 'activate') return;
-      const message = messages[index] as KafkaInputMessage;
+      const message = messages[index] as InboundMessage;
       const source = {
         transport: 'kafka',
-        topic: message.topic,
+        topic: message.source,
         partition: message.partition,
         offset: message.offset,
         ...(replayOf === undefined ? {} : { replayOfDeadLetter: replayOf }),
@@ -212,13 +191,16 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     const activationResults = await activateAll(activations);
     let next = 0;
     let nextActivation = 0;
-    return decoded.map((item): UserEventOutcome => {
+    return decoded.map((item, index): Settled => {
       switch (item.kind) {
-        case 'ignore':
-          return { outcome: 'ignored', eventType: item.eventType };
+        case 'ignore': {
+          const eventId = messages[index]?.headers.eventId;
+          return { outcome: 'ignored', eventType: item.eventType, ...(eventId === undefined ? {} : { eventId }) };
+        }
         case 'invalid':
+          if (item.eventType === USER_ACTIVATED && replayOf === undefined) deps.metrics?.customerActivated.inc({ status: 'rejected' });
           return {
-            outcome: 'park',
+            outcome: 'rejected',
             reasonCode: item.reasonCode,
             message: item.message,
             ...(item.eventId === undefined ? {} : { eventId: item.eventId }),
@@ -260,18 +242,18 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     }
   }
 
-  function activationOutcomeOf(event: UserActivated, result: ActivationResult | undefined): UserEventOutcome {
+  function activationOutcomeOf(event: UserActivated, result: ActivationResult | undefined): Settled {
     if (result === undefined) throw new Error('activation returned fewer results than commands');
     switch (result.outcome) {
       case 'activated':
       case 'duplicate':
-        return { outcome: result.outcome, customerId: result.customer.customerId };
+        return { outcome: 'handled', resolution: `${result.outcome} customer ${result.customer.customerId}` };
       case 'customer-not-found':
         // Usually the registration is not there yet: retried on the schedule, parked as CUSTOMER_NOT_FOUND after it.
-        throw new CustomerNotFoundError(event.payload.userId);
+        throw new ReasonedError(CUSTOMER_NOT_FOUND, `no customer for user ${event.payload.userId} (yet)`);
       case 'failed':
         if (result.transient) throw result.error;
-        return { outcome: 'park', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId: event.eventId, eventType: event.eventType };
+        return { outcome: 'rejected', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId: event.eventId, eventType: event.eventType };
       default:
         return assertNever(result);
     }
@@ -288,90 +270,37 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     }
   }
 
-  function outcomeOf(event: UserRegistered, result: RegistrationResult | undefined): UserEventOutcome {
+  function outcomeOf(event: UserRegistered, result: RegistrationResult | undefined): Settled {
     const eventId = event.eventId;
     if (result === undefined) throw new Error('registration returned fewer results than commands');
     switch (result.outcome) {
       case 'created':
       case 'duplicate':
-        return { outcome: result.outcome, customerId: result.customer.customerId };
+        return { outcome: 'handled', resolution: `${result.outcome} customer ${result.customer.customerId}` };
       case 'rejected':
-        return { outcome: 'park', reasonCode: result.error.code, message: result.error.message, eventId };
+        return { outcome: 'rejected', reasonCode: result.error.code, message: result.error.message, eventId };
       case 'failed':
         if (result.transient) throw result.error;
-        return { outcome: 'park', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId };
+        return { outcome: 'rejected', reasonCode: PROCESSING_FAILED, message: describe(result.error), eventId };
       default:
         return assertNever(result);
     }
   }
 
-  function letterOf(message: KafkaInputMessage, reasonCode: string, errorMessage: string, eventId?: string, failure?: RetryFailure): NewDeadLetter {
-    return {
-      transport: 'kafka',
-      source: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      key: message.key,
-      headers: message.headers,
-      payload: message.value ?? Buffer.alloc(0),
-      messageId: eventId ?? message.headers.eventId ?? null,
-      reasonCode,
-      errorMessage,
-      ...(failure === undefined ? {} : { attempts: failure.attempts, firstFailedAt: failure.firstFailedAt }),
-    };
-  }
-
-  async function parkAll(letters: readonly NewDeadLetter[]): Promise<void> {
-    if (letters.length === 0) return;
-    await park(deps.pool, letters);
-    for (const letter of letters) {
-      deps.metrics?.deadLettered.inc({ transport: 'kafka', reason: letter.reasonCode });
-      logOutcome(log, 'parked', {
-        reason: letter.reasonCode,
-        error: letter.errorMessage,
-        ...(letter.messageId === undefined || letter.messageId === null ? {} : { eventId: letter.messageId }),
-        topic: letter.source,
-        partition: letter.partition,
-        offset: letter.offset,
-      });
-    }
-  }
-
-  function report(messages: readonly KafkaInputMessage[], outcomes: readonly UserEventOutcome[]): NewDeadLetter[] {
-    const letters: NewDeadLetter[] = [];
-    outcomes.forEach((outcome, index) => {
-      const message = messages[index] as KafkaInputMessage;
-      switch (outcome.outcome) {
-        case 'created':
-        case 'duplicate':
-        case 'activated':
-          return; // the use cases write the outcome lines of registrations and activations
-        case 'ignored':
-          deps.metrics?.ignoredEvents.inc({ transport: 'kafka', event_type: outcome.eventType });
-          logOutcome(log, 'ignored', {
-            eventType: outcome.eventType,
-            ...(message.headers.eventId === undefined ? {} : { eventId: message.headers.eventId }),
-            partition: message.partition,
-            offset: message.offset,
-          });
-          return;
-        case 'park':
-          if (outcome.eventType === USER_ACTIVATED && outcome.reasonCode !== PROCESSING_FAILED) deps.metrics?.customerActivated.inc({ status: 'rejected' });
-          letters.push(letterOf(message, outcome.reasonCode, outcome.message, outcome.eventId));
-          return;
-        default:
-          assertNever(outcome);
-      }
-    });
-    return letters;
-  }
+  const pipeline = createInboundPipeline({
+    process,
+    park: parkIn(deps.pool),
+    logger: deps.logger,
+    ...(deps.metrics === undefined ? {} : { metrics: deps.metrics }),
+  });
 
   return {
     async handle(messages) {
       const first = messages[0];
       if (first === undefined) return;
+      // The batch span links every message's producer span (each message's own trace goes on in its consume span).
       const links: Link[] = messages.flatMap((message) => {
-        const context = spanContextOf(message.headers.traceparent);
+        const context = trace.getSpanContext(contextFromTraceContext(traceContextFromHeaders(message.headers)));
         return context === undefined ? [] : [{ context }];
       });
       await tracer.startActiveSpan(
@@ -388,8 +317,7 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
         },
         async (span) => {
           try {
-            const outcomes = await route(messages);
-            await parkAll(report(messages, outcomes));
+            await pipeline.handle(messages.map(inboundOf));
           } catch (error) {
             span.recordException(error as Error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
@@ -402,44 +330,31 @@ export function createUserEventsHandler(deps: UserEventsHandlerDeps): UserEvents
     },
 
     async parkExhausted(message, failure) {
-      const transient = isTransientError(failure.error);
       const decoded = decodeUserEvent(message.value, message.headers, deps.maxMessageBytes);
       const eventId = decoded.kind === 'register' || decoded.kind === 'activate' ? decoded.event.eventId : undefined;
-      const reason = failure.error instanceof CustomerNotFoundError ? CUSTOMER_NOT_FOUND : transient ? RETRIES_EXHAUSTED : PROCESSING_FAILED;
-      await parkAll([letterOf(message, reason, `after ${failure.attempts} attempts: ${describe(failure.error)}`, eventId, failure)]);
+      await pipeline.parkFailed(inboundOf(message), {
+        error: failure.error,
+        // Every failure that reaches here was retried: the consumer retries only what the pipeline throws.
+        transient: isTransientError(failure.error),
+        attempts: failure.attempts,
+        firstFailedAt: failure.firstFailedAt,
+        ...(eventId === undefined ? {} : { eventId }),
+      });
     },
 
-    async replay(letter: DeadLetter) {
-      const message: KafkaInputMessage = {
-        topic: letter.source,
-        partition: letter.partition ?? -1,
-        offset: letter.offset ?? '-1',
-        key: letter.key,
-        value: letter.payload,
-        headers: headersOf(letter.headers),
-        timestamp: String(letter.firstFailedAt.getTime()),
-      };
-      let outcome: UserEventOutcome | undefined;
-      try {
-        [outcome] = await route([message], letter.id);
-      } catch (error) {
-        if (error instanceof CustomerNotFoundError) return { outcome: 'rejected', reasonCode: CUSTOMER_NOT_FOUND, message: error.message };
-        throw error;
-      }
-      if (outcome === undefined) throw new Error('no outcome for the replayed message');
-      switch (outcome.outcome) {
-        case 'created':
-        case 'duplicate':
-        case 'activated':
-          return { outcome: 'replayed', resolution: `${outcome.outcome} customer ${outcome.customerId}` };
-        case 'ignored':
-          return { outcome: 'replayed', resolution: `ignored event type ${outcome.eventType}` };
-        case 'park':
-          return { outcome: 'rejected', reasonCode: outcome.reasonCode, message: outcome.message };
-        default:
-          return assertNever(outcome);
-      }
-    },
+    replay: pipeline.replay,
+  };
+}
+
+function inboundOf(message: KafkaInputMessage): InboundMessage {
+  return {
+    transport: 'kafka',
+    source: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key,
+    headers: message.headers,
+    payload: message.value ?? Buffer.alloc(0),
   };
 }
 

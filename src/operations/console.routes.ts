@@ -5,8 +5,6 @@
  * may see it. No frontend build. Authentication: every route here is an operations route (scope `operations`).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { CustomerKey } from '../individual-customers/customer-store.js';
-import type { FindCustomer } from '../individual-customers/customers.http.js';
 import { replayDeadLetters, type ReplayHandlers } from '../platform/dead-letter-replay.js';
 import { HttpProblem, invalidInput } from '../platform/http/problem.js';
 import type { Metrics } from '../platform/metrics.js';
@@ -20,7 +18,8 @@ import { maskPayloadText, maskPersonalData } from '../platform/personal-data.js'
 export interface ConsoleDeps {
   readonly pool: Pool;
   readonly metrics: Metrics;
-  readonly findCustomer: FindCustomer;
+  /** The flows' searches (`RunningFlow.find`), asked in turn: the first record found is shown. */
+  readonly find: readonly ((query: string) => Promise<unknown>)[];
   readonly replay: ReplayHandlers;
   /** Whether this request's operator may see personal data unmasked (default: `mayReadPersonalData`). */
   readonly revealPersonalData?: (request: FastifyRequest) => boolean;
@@ -35,7 +34,6 @@ export function mayReadPersonalData(request: FastifyRequest): boolean {
   return principal !== undefined && principal.kind !== 'anonymous' && principal.scopes.has('customers:read');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const hidden = { schema: { hide: true } };
 
 export function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): void {
@@ -108,13 +106,8 @@ export function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps): void {
   app.get<{ Querystring: { q?: string } }>('/console/api/customers', hidden, async (request) => {
     const q = (request.query.q ?? '').trim();
     if (q === '' || q.length > 254) throw new HttpProblem(invalidInput(InvalidInputError.of('INVALID_VALUE', 'q', 'give a customer id, user id, customer number or e-mail')));
-    const keys: CustomerKey[] = UUID.test(q)
-      ? [{ by: 'id', value: q.toLowerCase() } as CustomerKey, { by: 'userId', value: q.toLowerCase() } as CustomerKey]
-      : q.includes('@')
-        ? [{ by: 'email', value: q }]
-        : [{ by: 'number', value: q.toUpperCase() } as CustomerKey];
-    for (const key of keys) {
-      const customer = await deps.findCustomer(key);
+    for (const find of deps.find) {
+      const customer = await find(q);
       if (customer !== undefined) return { customer: reveal(request) ? customer : maskPersonalData(customer), masked: !reveal(request) };
     }
     throw new HttpProblem({ status: 404, code: 'CUSTOMER_NOT_FOUND', detail: 'no customer with this id, user id, number or e-mail' });

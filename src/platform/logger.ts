@@ -11,7 +11,15 @@
  *   key: { email: "jane@…" }`) or in a text someone writes later.
  */
 import { pino, type Logger } from 'pino';
-import type { Config } from '../config.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** `personalData`: whether e-mail addresses and names may appear in clear (LOG_PERSONAL_DATA). */
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly personalData: boolean;
+}
 
 export type { Logger };
 
@@ -34,7 +42,7 @@ const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi;
 // `node_modules/@fastify/…` or a `[redacted]@host` URL stays readable.
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g;
 
-export function createLogger(options: Config['log'], destination?: pino.DestinationStream): Logger {
+export function createLogger(options: LoggerOptions, destination?: pino.DestinationStream): Logger {
   const redactPersonal = !options.personalData;
   return pino(
     {

@@ -140,6 +140,9 @@ describe('register-corporate-customer (Job mode)', { timeout: 120_000 }, () => {
     const result = await runJob(envOf(uniqueEvent()));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`rejected (${code})`);
+    // The same outcome line as every other way in (transport job, the reason code).
+    const outcome = result.stderr.split('\n').find((line) => line.includes('"outcome":"rejected"'));
+    expect(JSON.parse(outcome ?? '{}')).toMatchObject({ outcome: 'rejected', transport: 'job', reason: code });
     expect(await tableCounts(db.pool)).toEqual({ companies: 0, company_users: 0, event_store: 0, inbox: 0, outbox: 0, dead_letters: 0 });
   });
 

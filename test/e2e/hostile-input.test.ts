@@ -9,9 +9,10 @@ import type { FastifyInstance } from 'fastify';
 import { testLogger } from '../support/run-logs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { individualCustomersHttp } from '../../src/individual-customers/customers.http.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
-import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
+import { corporateCustomersHttp } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
@@ -35,12 +36,12 @@ beforeAll(async () => {
   app = buildApp({
     logger: testLogger({ alsoTo: { write: (line: string) => logStream.write(line) } }),
     bodyLimitBytes: 1024 * 1024,
-    registerCustomers: registerCustomersOn(db.pool),
-    findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
+    flows: [
+      individualCustomersHttp({ register: registerCustomersOn(db.pool), findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key) }),
+      corporateCustomersHttp({ register: registerCorporateOn(db.pool), findCompany: (id) => findCompany(db.pool, id) }),
+    ],
     metrics: createMetrics({ defaultMetrics: false }),
     healthChecks: {},
-    extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
-    extraRoutes: [(api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id))],
     security: { authenticator: openAccess() },
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

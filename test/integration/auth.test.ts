@@ -9,8 +9,9 @@ import type { JWTPayload } from 'jose';
 import { testLogger } from '../support/run-logs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { individualCustomersHttp } from '../../src/individual-customers/customers.http.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
-import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
+import { corporateCustomersHttp } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { hashApiKey, parseApiKeys } from '../../src/platform/auth/api-keys.js';
 import { createAuthenticator } from '../../src/platform/auth/authenticator.js';
@@ -44,13 +45,13 @@ beforeAll(async () => {
   app = buildApp({
     logger,
     bodyLimitBytes: 1024 * 1024,
-    registerCustomers: registerCustomersOn(db.pool),
-    findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
+    flows: [
+      individualCustomersHttp({ register: registerCustomersOn(db.pool), findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key) }),
+      corporateCustomersHttp({ register: registerCorporateOn(db.pool), findCompany: (id) => findCompany(db.pool, id) }),
+    ],
     metrics: createMetrics({ defaultMetrics: false }),
     healthChecks: {},
-    extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
     extraRoutes: [
-      (api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id)),
       // Stands in for an operator route (the console of issue 19): protected only by the policy's default.
       (api) => api.get('/api/v1/operations/ping', () => ({ pong: true })),
     ],

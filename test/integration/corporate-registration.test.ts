@@ -123,6 +123,50 @@ describe('registering a corporate customer', () => {
     expect((await tableCounts(db.pool)).companies).toBe(1);
   });
 
+  it('decides registrations that arrive together in one transaction, each against the ones before it in the batch', async () => {
+    // Counts the transactions the use case opens (each takes a connection from the pool).
+    let transactions = 0;
+    const counted = new Proxy(db.pool, {
+      get(target, property, receiver) {
+        if (property === 'connect') {
+          return () => {
+            transactions += 1;
+            return target.connect();
+          };
+        }
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const batched = registerCorporateOn(counted);
+    const same = uniqueEvent();
+    const [a, b, c] = [uniqueEvent(), uniqueEvent(), uniqueEvent()];
+    if (a === undefined || b === undefined || c === undefined) throw new Error('no events');
+    // b wants a's owner e-mail (other case): a comes first in the batch and keeps it.
+    b.data.users[0] = { name: 'Racer', email: String(a.data.users[0]?.email).toUpperCase(), role: 'customer_account_owner' };
+    const results = await Promise.all([
+      batched({ registration: registration(same) }),
+      batched({ registration: registration(a) }),
+      batched({ registration: registration(same) }),
+      batched({ registration: registration(b) }),
+      batched({ registration: registration(c) }),
+      batched({ registration: registration({ ...a, id: 'resent-with-a-new-id' }) }),
+    ]);
+    expect(results.map((result) => (result.outcome === 'duplicate' ? `duplicate ${result.reason}` : result.outcome))).toEqual([
+      'created',
+      'created',
+      'duplicate redelivered',
+      'rejected',
+      'created',
+      'duplicate company-already-registered',
+    ]);
+    expect(results[3]?.outcome === 'rejected' && results[3].error.violations).toEqual([
+      { code: 'EMAIL_TAKEN', field: 'data.users.0.email', message: 'is already used by a user of another company' },
+    ]);
+    // One transaction for all six: nothing fell back to one transaction per registration.
+    expect(transactions).toBe(1);
+    expect(await tableCounts(db.pool)).toEqual({ companies: 3, company_users: 9, event_store: 3, inbox: 3, outbox: 12, dead_letters: 0 });
+  });
+
   it('starts from nothing', async () => {
     expect(await tableCounts(db.pool)).toEqual(nothing);
   });

@@ -5,6 +5,7 @@ import { outboxReplayHandler, replayDeadLetters } from '../../src/platform/dead-
 import { createKafkaPublisher } from '../../src/platform/kafka/producer.js';
 import { outboxDestinations } from '../../src/flows.js';
 import { createMetrics } from '../../src/platform/metrics.js';
+import { createPool } from '../../src/platform/postgres/database.js';
 import { enqueue, pendingCounts } from '../../src/platform/postgres/outbox.js';
 import { listDeadLetters, parkedCounts } from '../../src/platform/postgres/dead-letters.js';
 import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../../src/platform/postgres/outbox-relay.js';
@@ -182,6 +183,23 @@ describe(`outbox relay to Kafka customer.events [${kafkaDescription}]`, () => {
       await relay.close();
     }
   }, 90_000);
+
+  it('marks what it published without leaving its pooled connection at asynchronous commit (registrations wait for the flush)', async () => {
+    // One connection: whatever the relay leaves on its session, the next registration would inherit.
+    const pool = createPool(db.url, 1);
+    const register = registerCustomersOn(db.pool);
+    await register(Array.from({ length: 20 }, () => ({ event: valid(userRegistered()) })));
+    const publisher = createKafkaPublisher({ kafka: testKafkaClient(broker.bootstrapServers), topic: OUTPUT, logger: silentLogger, spanName: `send ${OUTPUT}`, idempotent: broker.real });
+    const relay = createOutboxRelay({ pool, destination: 'customer-events', publish: (m) => publisher.publish(m), wake: createWakeSignal(), logger: silentLogger });
+    try {
+      expect(await relay.drain()).toBeGreaterThanOrEqual(20);
+      expect((await pool.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit).toBe('on');
+      expect(Number((await db.rows<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL AND parked_at IS NULL'))[0]?.n)).toBe(0);
+    } finally {
+      await publisher.disconnect();
+      await pool.end();
+    }
+  });
 
   it('parks what it cannot publish because its topic was deleted, while a topic missing since start is waited for', async () => {
     if (!broker.real) throw new Error(`needs a real broker (DeleteTopics), the run has ${kafkaDescription}`);

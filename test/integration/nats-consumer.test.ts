@@ -6,10 +6,10 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createJetStreamConsumer, type HandleOutcome, type InboundMessage } from '../../src/platform/nats/consumer.js';
+import { createInboundPipeline, type InboundMessage, type Settled } from '../../src/platform/inbound.js';
+import { createJetStreamConsumer } from '../../src/platform/nats/consumer.js';
 import { ensurePullConsumer, ensureStreams } from '../../src/platform/nats/streams.js';
 import type { NewDeadLetter } from '../../src/platform/postgres/dead-letters.js';
-import { isTransientError } from '../../src/platform/postgres/errors.js';
 import { eventually } from '../support/eventually.js';
 import { startNatsServer, type NatsServer } from '../support/nats.js';
 import { testLogger } from '../support/run-logs.js';
@@ -33,8 +33,11 @@ const transient = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:
 
 let counter = 0;
 
-/** A stream + consumer of their own, a consumer running `handle`, and what it parked. */
-async function consumerWith(handle: (message: InboundMessage) => Promise<HandleOutcome>, retryDelaysMs = [150, 300], instances = 1) {
+/**
+ * A stream + consumer of their own, a consumer whose inbound pipeline runs `handle`, and what it parked (recorded in
+ * memory instead of the dead-letter store: this is about the transport's policy, not the store).
+ */
+async function consumerWith(handle: (message: InboundMessage) => Promise<Settled>, retryDelaysMs = [150, 300], instances = 1) {
   counter += 1;
   const subject = `policy-${counter}`;
   await ensureStreams(jsm, { stream: subject, subjects: [subject], create: true });
@@ -44,12 +47,14 @@ async function consumerWith(handle: (message: InboundMessage) => Promise<HandleO
     js: jetstream(nc),
     stream: subject,
     durable: 'customer-service',
-    handle,
-    park: (letter) => {
-      parked.push(letter);
-      return Promise.resolve();
-    },
-    isTransient: isTransientError,
+    pipeline: createInboundPipeline({
+      process: async (messages) => Promise.all(messages.map(handle)),
+      park: (letters) => {
+        parked.push(...letters);
+        return Promise.resolve();
+      },
+      logger,
+    }),
     retryDelaysMs,
     logger,
     spanName: 'consume_test_event',
@@ -68,10 +73,10 @@ async function consumerWith(handle: (message: InboundMessage) => Promise<HandleO
 describe('JetStream consumer retry policy', () => {
   it('redelivers after a transient failure with the delay of the schedule, then succeeds', async () => {
     const deliveries: number[] = [];
-    const setup = await consumerWith((message) => {
+    const setup = await consumerWith(() => {
       deliveries.push(Date.now());
-      if (message.deliveryCount <= 2) throw transient();
-      return Promise.resolve({ status: 'processed' });
+      if (deliveries.length <= 2) throw transient();
+      return Promise.resolve({ outcome: 'handled', resolution: 'processed' });
     });
     try {
       await setup.publish('{}');
@@ -122,7 +127,7 @@ describe('JetStream consumer retry policy', () => {
   });
 
   it('parks invalid input at once with its reason code', async () => {
-    const setup = await consumerWith(() => Promise.resolve({ status: 'invalid', code: 'UNKNOWN_TIER', message: 'data.subscription_tier: must be one of …' }));
+    const setup = await consumerWith(() => Promise.resolve({ outcome: 'rejected', reasonCode: 'UNKNOWN_TIER', message: 'data.subscription_tier: must be one of …' }));
     try {
       await setup.publish('{}');
       await setup.idle();
@@ -139,7 +144,7 @@ describe('JetStream consumer retry policy', () => {
     const setup = await consumerWith(async () => {
       deliveries += 1;
       await new Promise((resolve) => setTimeout(resolve, 2_500));
-      return { status: 'processed' };
+      return { outcome: 'handled', resolution: 'processed' };
     }, [1000, 2000], 2);
     try {
       await setup.publish('{}');

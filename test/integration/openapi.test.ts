@@ -7,9 +7,10 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v4 as uuidv4 } from 'uuid';
 import { buildApp } from '../../src/app.js';
+import { individualCustomersHttp } from '../../src/individual-customers/customers.http.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
 import { findCompany } from '../../src/corporate-customers/company-store.js';
-import { corporateCustomerRoutes, customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
+import { corporateCustomersHttp } from '../../src/corporate-customers/corporate-customers.http.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { createMetrics } from '../../src/platform/metrics.js';
 import { registerCorporateOn, uniqueEvent } from '../support/corporate.js';
@@ -39,14 +40,13 @@ beforeAll(async () => {
   app = buildApp({
     logger: testLogger(),
     bodyLimitBytes: 64 * 1024,
-    registerCustomers: registerCustomersOn(db.pool),
-    activateCustomers: activateCustomersOn(db.pool),
-    findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
+    flows: [
+      individualCustomersHttp({ register: registerCustomersOn(db.pool), activate: activateCustomersOn(db.pool), findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key) }),
+      corporateCustomersHttp({ register: registerCorporateOn(db.pool), findCompany: (id) => findCompany(db.pool, id) }),
+    ],
     metrics: createMetrics({ defaultMetrics: false }),
     healthChecks: {},
-    extraIntake: [customerRegisteredIntake(registerCorporateOn(db.pool))],
     extraRoutes: [
-      (api) => corporateCustomerRoutes(api, (id) => findCompany(db.pool, id)),
       // Stands in for the operator console's routes (scope operations by default), which only service.ts wires.
       (api) => api.get('/operations/stand-in', { schema: { summary: 'an operator route', tags: ['operations'] } }, () => ({ ok: true })),
     ],

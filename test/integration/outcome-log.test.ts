@@ -10,7 +10,9 @@ import { loadConfig } from '../../src/config.js';
 import { replayHandlersOf } from '../../src/flows.js';
 import { replayDeadLetters, replayRoutes } from '../../src/platform/dead-letter-replay.js';
 import { park } from '../../src/platform/postgres/dead-letters.js';
-import { customerRegisteredIntake } from '../../src/corporate-customers/corporate-customers.http.js';
+import { corporateCustomersHttp } from '../../src/corporate-customers/corporate-customers.http.js';
+import { findCompany } from '../../src/corporate-customers/company-store.js';
+import { individualCustomersHttp } from '../../src/individual-customers/customers.http.js';
 import { createRegisterCorporateCustomer } from '../../src/corporate-customers/register-corporate-customer.js';
 import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
@@ -46,13 +48,15 @@ describe('outcome log lines', () => {
     const app = buildApp({
       logger: log.logger,
       bodyLimitBytes: 1024 * 1024,
-      registerCustomers: registerCustomersOn(db.pool, { metrics, logger: log.logger }),
-      findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key),
+      flows: [
+        individualCustomersHttp({ register: registerCustomersOn(db.pool, { metrics, logger: log.logger }), findCustomer: (key) => createPostgresCustomerReadModel(db.pool).find(key) }),
+        corporateCustomersHttp({
+          register: createRegisterCorporateCustomer({ pool: db.pool, clock: () => new Date(), newId: () => uuidv7(), metrics, logger: log.logger }),
+          findCompany: (id) => findCompany(db.pool, id),
+        }),
+      ],
       metrics,
       healthChecks: {},
-      extraIntake: [
-        customerRegisteredIntake(createRegisterCorporateCustomer({ pool: db.pool, clock: () => new Date(), newId: () => uuidv7(), metrics, logger: log.logger })),
-      ],
       security: { authenticator: openAccess() },
     });
     const post = (event: unknown, contentType: string) =>

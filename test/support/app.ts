@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
+import { individualCustomersHttp } from '../../src/individual-customers/customers.http.js';
 import type { LoadSheddingConfig } from '../../src/config.js';
 import { openAccess } from '../../src/platform/auth/authenticator.js';
 import type { SecurityOptions } from '../../src/platform/http/security.js';
@@ -47,10 +48,15 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
   const app = buildApp({
     logger,
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
-    registerCustomers: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
-    activateCustomers: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+    flows: [
+      individualCustomersHttp({
+        register: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+        activate: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+        findCustomer: (key) => readModel.find(key),
+        metrics,
+      }),
+    ],
     metrics,
-    findCustomer: (key) => readModel.find(key),
     healthChecks: options.healthChecks ?? { db: () => isReachable(db.pool) },
     ...(options.accepting === undefined ? {} : { accepting: options.accepting }),
     ...(options.loadShedding === undefined ? {} : { loadShedding: options.loadShedding }),

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../../config.js';
+import { ConfigError } from '../config-error.js';
 import { isScope, SCOPES, type Principal } from './scopes.js';
 
 export interface ApiKeyEntry {

@@ -4,9 +4,9 @@
  * unless AUTH_MODE=none says otherwise (safe by default); on embedded defaults (a laptop) it starts open.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { ConfigError, type Config } from '../../config.js';
+import { ConfigError } from '../config-error.js';
 import { loadApiKeys, matchApiKey, type ApiKeyEntry } from './api-keys.js';
-import { createTokenVerifier, type VerifyToken } from './jwt.js';
+import { createTokenVerifier, type VerifyToken, type JwtOptions } from './jwt.js';
 import { SCOPES, type Principal } from './scopes.js';
 
 export type AuthOutcome =
@@ -67,6 +67,18 @@ function credentialOf(headers: IncomingHttpHeaders): { header: 'authorization' |
   return value.trim() === '' ? null : { header: 'x-api-key', value: value.trim() };
 }
 
+/**
+ * Authentication of the HTTP API. Which of these `serve` accepts (the safe-by-default rule) is decided at start by
+ * `decideAuth`: the other commands serve no HTTP and need none of it.
+ */
+export interface AuthConfig {
+  /** AUTH_MODE=none: the operator turned authentication off on purpose. */
+  readonly disabled: boolean;
+  readonly jwt?: JwtOptions;
+  /** Path of the API-keys file (`<name> <sha256 hex> <scope>[,<scope>…]` per line); read when `serve` starts. */
+  readonly apiKeysFile?: string;
+}
+
 /** How `serve` authenticates, by the safe-by-default rule. */
 export type AuthDecision =
   | { readonly enforced: true; readonly methods: readonly ('jwt' | 'api-keys')[] }
@@ -76,7 +88,7 @@ export type AuthDecision =
  * The start rule of `serve`: an external database with no authentication configured is refused (exit 2) unless
  * AUTH_MODE=none is set; embedded defaults start open. Throws `ConfigError` naming the variables.
  */
-export function decideAuth(config: Pick<Config, 'auth' | 'database'>): AuthDecision {
+export function decideAuth(config: { readonly auth: AuthConfig; readonly database: { readonly kind: 'external' | 'embedded' } }): AuthDecision {
   const methods = [...(config.auth.jwt === undefined ? [] : ['jwt' as const]), ...(config.auth.apiKeysFile === undefined ? [] : ['api-keys' as const])];
   if (methods.length > 0) return { enforced: true, methods };
   if (config.auth.disabled) return { enforced: false, reason: 'AUTH_MODE=none' };
@@ -87,7 +99,7 @@ export function decideAuth(config: Pick<Config, 'auth' | 'database'>): AuthDecis
 }
 
 /** The authenticator `serve` uses; reads the API-keys file (exit 2 naming the line when it cannot). */
-export function authenticatorFor(config: Pick<Config, 'auth'>, decision: AuthDecision): Authenticator {
+export function authenticatorFor(config: { readonly auth: AuthConfig }, decision: AuthDecision): Authenticator {
   if (!decision.enforced) return openAccess();
   return createAuthenticator({
     ...(config.auth.apiKeysFile === undefined ? {} : { apiKeys: loadApiKeys(config.auth.apiKeysFile) }),

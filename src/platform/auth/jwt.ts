@@ -5,8 +5,17 @@
  * the set be fetched again (key rotation), at most once per cooldown so forged `kid`s cannot flood the JWKS endpoint.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { AuthConfig } from '../../config.js';
 import type { Principal } from './scopes.js';
+
+/** Bearer tokens: the issuer's JWKS, and the claims a token must carry. */
+export interface JwtOptions {
+  readonly jwksUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clockSkewSeconds: number;
+  /** Least time between two JWKS fetches (a token with an unknown `kid` triggers one). */
+  readonly jwksCooldownMs: number;
+}
 
 export const ACCEPTED_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'] as const;
 
@@ -17,7 +26,7 @@ export type TokenCheck =
 
 export type VerifyToken = (token: string) => Promise<TokenCheck>;
 
-export function createTokenVerifier(config: NonNullable<AuthConfig['jwt']>): VerifyToken {
+export function createTokenVerifier(config: JwtOptions): VerifyToken {
   const keys = createRemoteJWKSet(new URL(config.jwksUrl), {
     cooldownDuration: config.jwksCooldownMs,
     cacheMaxAge: 10 * 60_000,

@@ -83,7 +83,14 @@ export function problemResponse(summary: string, codes: Readonly<Record<string, 
   };
 }
 
-export function registerOpenApi(app: FastifyInstance): void {
+/** A tag of `/openapi.json`, grouping operations (a flow's lookups, say) with a description. */
+export interface OpenApiTag {
+  readonly name: string;
+  readonly description: string;
+}
+
+/** `flowTags`: the tags the flows' routes use (`FlowHttp.tags`), listed after the service's own. */
+export function registerOpenApi(app: FastifyInstance, flowTags: readonly OpenApiTag[] = []): void {
   app.setValidatorCompiler(() => () => true);
   // Every API route also answers the service-wide problems (load shedding, database gone…).
   app.addHook('onRoute', (route) => {
@@ -107,10 +114,9 @@ export function registerOpenApi(app: FastifyInstance): void {
         version: '1',
       },
       tags: [
-        { name: 'customers', description: 'Individual customers (ACME read API)' },
         { name: 'events', description: 'Event intake over HTTP' },
         { name: 'operations', description: 'Health and metrics' },
-        { name: 'corporate customers', description: 'Corporate customers (knapscen)' },
+        ...flowTags,
       ],
       components: { securitySchemes: SECURITY_SCHEMES },
     },

@@ -8,11 +8,18 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler, RouteOptions } from 'fastify';
-import type { RateLimitConfig } from '../../config.js';
+
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Principal, Scope } from '../auth/scopes.js';
 import { withProtection } from './openapi.js';
 import { HttpProblem } from './problem.js';
+
+/** Requests per client and window; 0 turns a limit off. */
+export interface RateLimitConfig {
+  readonly windowMs: number;
+  readonly lookups: number;
+  readonly events: number;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,11 +51,12 @@ export function isOpenRoute(url: string): boolean {
   );
 }
 
-/** The scope a protected route needs when it does not name one. */
+/**
+ * The scope a protected route needs when it does not name one (a flow's lookups name `customers:read` in their route
+ * `config`): the intake needs `events:write`, anything else `operations`.
+ */
 export function scopeOf(method: string, url: string): Scope {
   if (url === '/api/v1/events' && method === 'POST') return 'events:write';
-  const read = method === 'GET' || method === 'HEAD';
-  if (read && (url.startsWith('/api/v1/customers') || url.startsWith('/api/v1/corporate-customers'))) return 'customers:read';
   return 'operations';
 }
 

@@ -5,12 +5,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
-import type { KafkaConfig } from '../../config.js';
 import type { Logger } from '../logger.js';
 
 export type KafkaClient = Kafka;
 
-export type KafkaConnection = Pick<KafkaConfig, 'brokers' | 'clientId' | 'sasl' | 'tls'>;
+/** Where and how to connect. */
+export interface KafkaConnection {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+  readonly tls?: { readonly caFile?: string; readonly rejectUnauthorized: boolean };
+}
 
 /** A client for `connection`; kafkajs' own log lines go to `logger` (at debug, except errors, which are warnings). */
 export function createKafkaClient(connection: KafkaConnection, logger: Logger): KafkaClient {

@@ -1,7 +1,16 @@
-/** A NATS connection from `NatsConfig`: servers, user/password or token, TLS. No business rules. */
+/** A NATS connection from `NatsConnectionOptions`: servers, user/password or token, TLS. No business rules. */
 import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { NatsConfig } from '../../config.js';
+
+/** Where and how to connect: servers, user/password or token, TLS. */
+export interface NatsConnectionOptions {
+  readonly servers: readonly string[];
+  readonly user?: string;
+  readonly password?: string;
+  readonly token?: string;
+  /** Present when TLS is wanted (NATS_TLS, a tls:// URL, or any NATS_TLS_* file). */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+}
 
 export type { NatsConnection };
 
@@ -16,7 +25,7 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
-export function natsConnectionOptions(config: NatsConfig, options: ConnectOptions): NodeConnectionOptions {
+export function natsConnectionOptions(config: NatsConnectionOptions, options: ConnectOptions): NodeConnectionOptions {
   return {
     servers: [...config.servers],
     name: options.name ?? 'customer-service',
@@ -28,6 +37,6 @@ export function natsConnectionOptions(config: NatsConfig, options: ConnectOption
   };
 }
 
-export function connectNats(config: NatsConfig, options: ConnectOptions): Promise<NatsConnection> {
+export function connectNats(config: NatsConnectionOptions, options: ConnectOptions): Promise<NatsConnection> {
   return connect(natsConnectionOptions(config, options));
 }

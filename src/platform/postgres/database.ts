@@ -2,7 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { ConfigError, type DatabaseTls } from '../../config.js';
+import { ConfigError } from '../config-error.js';
+
+/** TLS to PostgreSQL with libpq's `sslmode` meanings: `verify-full` checks the chain and the host name. */
+export interface DatabaseTls {
+  readonly mode: 'require' | 'verify-ca' | 'verify-full';
+  /** PEM file of the CA(s) to trust; the system's CAs when absent. */
+  readonly caFile?: string;
+}
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 export type Pool = pg.Pool;

