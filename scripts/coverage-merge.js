@@ -12,6 +12,10 @@ import libReport from 'istanbul-lib-report';
 import reports from 'istanbul-reports';
 
 const [inProcessFile, childrenFile] = process.argv.slice(2);
+if (!existsSync(inProcessFile)) {
+  console.error(`coverage: ${inProcessFile} missing: vitest wrote no coverage (did it stop before the end?)`);
+  process.exit(1);
+}
 const map = libCoverage.createCoverageMap(JSON.parse(readFileSync(inProcessFile, 'utf8')));
 if (existsSync(childrenFile)) {
   const children = libCoverage.createCoverageMap(JSON.parse(readFileSync(childrenFile, 'utf8')));
