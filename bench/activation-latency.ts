@@ -28,6 +28,7 @@ import { migrate } from '../src/platform/postgres/migrate.js';
 import { createProjector } from '../src/platform/postgres/projector.js';
 import { createWakeSignal, fanOut } from '../src/platform/wake-signal.js';
 import { freePort } from '../test/support/global-setup.js';
+import { userActivatedMessage } from './load.js';
 import { plainKafka } from '../test/support/kafka.js';
 import { startKafkaMock } from '../test/support/kafka-mock.js';
 
@@ -96,21 +97,7 @@ try {
   // Wait until the projector has caught up with the registrations and the consumer has joined (one warm-up activation).
   const producer = plainKafka(kafkaMock.bootstrapServers).producer();
   await producer.connect();
-  const activation = (userId: string) => {
-    const timestamp = new Date().toISOString();
-    return {
-      key: userId,
-      value: JSON.stringify({
-        eventId: uuidv4(),
-        eventType: 'UserActivated',
-        eventVersion: '1.0',
-        timestamp,
-        correlationId: uuidv4(),
-        payload: { userId, activatedAt: timestamp, activationMethod: 'EMAIL_VERIFICATION' },
-      }),
-      headers: { eventType: 'UserActivated' },
-    };
-  };
+  const activation = (userId: string) => userActivatedMessage(userId, new Date().toISOString());
   const warmUp = users.shift() as string;
   await producer.send({ topic: 'latency.in', messages: [activation(warmUp)] });
   const warmDeadline = Date.now() + 120_000;

@@ -113,19 +113,7 @@ export async function connectLoad(brokers: readonly string[], topic: string): Pr
         const timestamp = new Date(now).toISOString();
         const messages = userIds.slice(index, index + 1000).map((userId) => {
           sentAt.set(userId, now);
-          return {
-            key: userId,
-            value: JSON.stringify({
-              eventId: uuidv4(),
-              eventType: 'UserActivated',
-              eventVersion: '1.0',
-              timestamp,
-              aggregateId: userId,
-              aggregateType: 'User',
-              payload: { userId, activatedAt: timestamp, activationMethod: 'EMAIL_VERIFICATION' },
-            }),
-            headers: { 'content-type': 'application/json', eventType: 'UserActivated' },
-          };
+          return userActivatedMessage(userId, timestamp);
         });
         const request = producer.send({ topic, acks: -1, messages });
         inFlight.add(request);
@@ -137,6 +125,24 @@ export async function connectLoad(brokers: readonly string[], topic: string): Pr
       return sentAt;
     },
     close: () => producer.disconnect(),
+  };
+}
+
+/** A `UserActivated` for `userId` as the identity service sends it: keyed by the user, stamped `timestamp`. */
+export function userActivatedMessage(userId: string, timestamp: string): { key: string; value: string; headers: Record<string, string> } {
+  return {
+    key: userId,
+    value: JSON.stringify({
+      eventId: uuidv4(),
+      eventType: 'UserActivated',
+      eventVersion: '1.0',
+      timestamp,
+      aggregateId: userId,
+      aggregateType: 'User',
+      correlationId: uuidv4(),
+      payload: { userId, activatedAt: timestamp, activationMethod: 'EMAIL_VERIFICATION' },
+    }),
+    headers: { 'content-type': 'application/json', eventType: 'UserActivated' },
   };
 }
 

@@ -145,6 +145,8 @@ interface RunFigures {
   /** CPU ms per event of every process on the machine's cores that this benchmark started, by kind. */
   readonly cpuMsPerEventByProcess: Record<CpuGroup, number>;
   readonly rssAfterMb: number;
+  /** The service's V8 heap and external memory after the run (its /metrics), MB: what the resident set holds. */
+  readonly memoryAfter: Record<string, number>;
   readonly correctness: Correctness;
   /** Per second of the run: input count, committed p50 and max, visible max. */
   readonly bySecond: DatabaseTimings['bySecond'];
@@ -366,7 +368,6 @@ async function startPipeline(
     env: Record<string, string>;
   },
 ): Promise<Pipeline> {
-  const profileDir = args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) };
   const slug = name.replace(/[^a-z0-9]+/g, '-');
   const inputTopic = `bench.${slug}.identity.user.events`;
   const outputTopic = `bench.${slug}.customer.events`;
@@ -375,25 +376,14 @@ async function startPipeline(
   const url = await options.database.create(`bench_${slug.replace(/-/g, '_')}`);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   log(`${name}: starting the service (${options.partitions} partitions per topic)…`);
-  const service = await startServiceProcess({
-    ...profileDir,
-    root: ROOT,
-    port: await freePort(),
-    env: {
-      DATABASE_URL: url,
-      // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.
-      AUTH_MODE: 'none',
-      RATE_LIMIT_LOOKUPS: '0',
-      KAFKA_BROKERS: options.brokers.join(','),
-      KAFKA_INPUT_TOPIC: inputTopic,
-      KAFKA_OUTPUT_TOPIC: outputTopic,
-      KAFKA_GROUP_ID: `bench-${slug}`,
-      // librdkafka's mock broker cannot serve kafkajs' idempotent producer; a real broker runs the service's default.
-      ...(options.kafka.real ? {} : { KAFKA_IDEMPOTENT_PRODUCER: 'false' }),
-      // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
-      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
-      ...options.env,
-    },
+  const service = await startBenchService(url, {
+    KAFKA_BROKERS: options.brokers.join(','),
+    KAFKA_INPUT_TOPIC: inputTopic,
+    KAFKA_OUTPUT_TOPIC: outputTopic,
+    KAFKA_GROUP_ID: `bench-${slug}`,
+    // librdkafka's mock broker cannot serve kafkajs' idempotent producer; a real broker runs the service's default.
+    ...(options.kafka.real ? {} : { KAFKA_IDEMPOTENT_PRODUCER: 'false' }),
+    ...options.env,
   });
   const watch = await watchOutput(options.brokers, outputTopic);
   const load = await connectLoad(options.brokers, inputTopic);
@@ -406,12 +396,32 @@ async function startPipeline(
     load,
     expectedCustomers: 0,
     expectedDeadLetters: 0,
-    async close() {
-      await load.close();
-      await watch.close();
-      await service.stop();
-      await pool.end();
+    close: inOrder(() => load.close(), () => watch.close(), () => service.stop(), () => pool.end()),
+  };
+}
+
+/** The compiled service as its own process on database `url`, with the flow settings `env`. */
+async function startBenchService(url: string, env: Record<string, string>): Promise<ServiceProcess> {
+  return startServiceProcess({
+    ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
+    root: ROOT,
+    port: await freePort(),
+    env: {
+      DATABASE_URL: url,
+      // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.
+      AUTH_MODE: 'none',
+      RATE_LIMIT_LOOKUPS: '0',
+      // Node flags for the service under test (e.g. heap or GC settings), passed through as NODE_OPTIONS.
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
+      ...env,
     },
+  });
+}
+
+/** Runs the steps one after the other (a pipeline's close: the load first, the service before its database). */
+function inOrder(...steps: (() => Promise<unknown>)[]): () => Promise<void> {
+  return async () => {
+    for (const step of steps) await step();
   };
 }
 
@@ -473,9 +483,10 @@ async function measureRun(pipeline: Pipeline, name: string, load: LoadShape, rat
       cpuMsPerEventByProcess: cpuDelta(groupsBefore, groupsAfter, sent.sent),
       bySecond: timings.bySecond,
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
+      memoryAfter: await pipeline.service.memory(),
       correctness,
     };
-    log(`${name}: ${Math.round(figures.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
+    log(`${name}: ${Math.round(figures.throughput)} registrations/s, memory ${JSON.stringify(figures.memoryAfter)}, correct: ${correctness.ok}; CPU ms/event ${JSON.stringify(roundAll(figures.cpuMsPerEventByProcess))}`);
     return figures;
   } finally {
     clearInterval(ticker);
@@ -601,19 +612,7 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
   const url = await database.create('bench_corporate');
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   log(`corporate: starting nats-server and the service…`);
-  const service = await startServiceProcess({
-    ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
-    root: ROOT,
-    port: await freePort(),
-    env: {
-      DATABASE_URL: url,
-      AUTH_MODE: 'none',
-      RATE_LIMIT_LOOKUPS: '0',
-      NATS_URL: nats.url,
-      NATS_STREAM: CORPORATE_STREAM,
-      ...(process.env.BENCH_SERVICE_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS }),
-    },
-  });
+  const service = await startBenchService(url, { NATS_URL: nats.url, NATS_STREAM: CORPORATE_STREAM });
   let watch: CorporateWatch;
   let load: CorporateLoad;
   try {
@@ -633,13 +632,7 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
     load,
     watch,
     expectedCompanies: 0,
-    async close() {
-      await load.close();
-      await watch.close();
-      await service.stop();
-      await pool.end();
-      await nats.close();
-    },
+    close: inOrder(() => load.close(), () => watch.close(), () => service.stop(), () => pool.end(), () => nats.close()),
   };
 }
 

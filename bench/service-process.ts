@@ -14,6 +14,8 @@ export interface ServiceProcess {
   peakRss(): number;
   /** User + system CPU seconds used since start. */
   cpuSeconds(): Promise<number>;
+  /** The service's own memory figures from its /metrics (V8 heap used and total, external, array buffers), in MB. */
+  memory(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,15 @@ export async function startServiceProcess(options: {
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    },
+    memory: async () => {
+      const text = await fetch(`${url}/metrics`).then((response) => response.text(), () => '');
+      const figures: Record<string, number> = {};
+      for (const name of ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes', 'process_resident_memory_bytes']) {
+        const value = new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(text)?.[1];
+        if (value !== undefined) figures[name.replace(/^(nodejs|process)_/, '').replace(/_bytes$/, 'Mb')] = Math.round(Number(value) / 2 ** 20);
+      }
+      return figures;
     },
     stop: async () => {
       clearInterval(sampler);

@@ -15,11 +15,12 @@
  */
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { createCoalescer } from '../platform/coalesce.js';
+import { isolateFailures } from '../platform/isolate-failures.js';
 import type { Metrics } from '../platform/metrics.js';
 import { logHandled, transportOf, type OutcomeLogger } from '../platform/outcome-log.js';
 import type { Pool, Queryable } from '../platform/postgres/database.js';
 import { isTransientError } from '../platform/postgres/errors.js';
-import { appendEventsStatement } from '../platform/postgres/event-store.js';
+import { appendEventsStatement, newEventOf } from '../platform/postgres/event-store.js';
 import { recordProcessedStatement } from '../platform/postgres/inbox.js';
 import { loadDecidePersist } from '../platform/postgres/load-decide-persist.js';
 import { enqueueStatement, type OutboxMessage } from '../platform/postgres/outbox.js';
@@ -104,23 +105,11 @@ type Settled = { readonly ok: true; readonly result: CorporateRegistrationResult
  * whole batch is thrown to every caller, whose transport retries it.
  */
 export function createRegisterCorporateCustomer(deps: RegisterCorporateCustomerDeps): RegisterCorporateCustomer {
-  const registerBatch = async (items: readonly Pending[]): Promise<Settled[]> => {
-    try {
-      return (await registerAllWithin(items, deps)).map((result) => ({ ok: true, result }));
-    } catch (error) {
-      if (items.length === 1 || isTransientError(error)) throw error;
-    }
-    const settled: Settled[] = [];
-    for (const item of items) {
-      try {
-        const [result] = await registerAllWithin([item], deps);
-        settled.push({ ok: true, result: result as CorporateRegistrationResult });
-      } catch (error) {
-        settled.push({ ok: false, error });
-      }
-    }
-    return settled;
-  };
+  const registerBatch = isolateFailures<Pending, Settled>(
+    async (items) => (await registerAllWithin(items, deps)).map((result) => ({ ok: true, result })),
+    // Each caller records its own failure (span, metrics) when it throws the error it gets back.
+    { isTransient: isTransientError, onFailure: () => undefined, failed: (error) => ({ ok: false, error }) },
+  );
   const register = createCoalescer(registerBatch, { maxItems: deps.maxCommandsPerTransaction ?? 256 });
 
   return (command) =>
@@ -232,26 +221,19 @@ function writesOf(items: readonly Pending[], messageIds: readonly string[], deci
   return [
     ...insertCompaniesStatements(created.map(({ company }) => company)),
     appendEventsStatement(
-      created.map(({ command, company, event }) => {
-        const { registration } = command;
-        return {
-          streamType: event.aggregateType,
-          streamId: company.customerId,
-          streamVersion: 1,
-          eventId: event.eventId,
-          eventType: event.eventType,
-          eventVersion: event.eventVersion,
-          payload: event.payload,
-          occurredAt: event.timestamp,
-          metadata: {
+      created.map(({ command: { registration, trace, source }, company, event }) =>
+        newEventOf(
+          event,
+          { streamType: event.aggregateType, streamId: company.customerId, streamVersion: 1 },
+          {
             correlationId: registration.eventId,
             causationId: registration.eventId,
-            ...(command.trace?.traceparent === undefined ? {} : { traceparent: command.trace.traceparent }),
-            ...(command.trace?.tracestate === undefined ? {} : { tracestate: command.trace.tracestate }),
-            source: { ...command.source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
+            ...(trace?.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
+            ...(trace?.tracestate === undefined ? {} : { tracestate: trace.tracestate }),
+            source: { ...source, cloudEventSource: registration.source, ...(registration.subject === undefined ? {} : { subject: registration.subject }) },
           },
-        };
-      }),
+        ),
+      ),
     ),
     recordProcessedStatement(INBOX_CONSUMER, created.map(({ messageId }) => ({ messageId, messageType: CUSTOMER_REGISTERED_TYPE }))),
     enqueueStatement(

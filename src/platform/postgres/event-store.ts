@@ -26,6 +26,25 @@ export interface NewEvent {
   readonly occurredAt: string;
 }
 
+/** What every domain event envelope carries that the store keeps. */
+export interface EventEnvelopeFields {
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly eventVersion: string;
+  readonly timestamp: string;
+  readonly payload: unknown;
+}
+
+/** The stored form of a domain event: `event`'s fields at `streamVersion` of its stream, with `metadata`. */
+export function newEventOf(
+  event: EventEnvelopeFields,
+  stream: { readonly streamType: string; readonly streamId: string; readonly streamVersion: number },
+  metadata: EventMetadata,
+): NewEvent {
+  const { eventId, eventType, eventVersion, payload } = event;
+  return { ...stream, eventId, eventType, eventVersion, payload, occurredAt: event.timestamp, metadata };
+}
+
 /** Appends `events` with one statement; returns their global positions in the same order. */
 export async function appendEvents(client: Queryable, events: readonly NewEvent[]): Promise<string[]> {
   const statement = appendEventsStatement(events);
