@@ -56,6 +56,16 @@ export function buildCli(): Command {
     flow.commands?.import?.(importCommand);
   }
   registerBenchCommand(program);
+  // A command a flow builds itself (`new Command`, then addCommand) inherits none of the program's settings: without
+  // this, a usage error of `publish customer-registered`, `import knapscen` or `register-corporate-customer` ended
+  // with commander's own exit 1 ("retry") instead of 2. Only these two settings: a command's help option stays its own.
+  const throwUsageErrors = (parent: Command) => {
+    for (const command of parent.commands) {
+      command.exitOverride().showHelpAfterError();
+      throwUsageErrors(command);
+    }
+  };
+  throwUsageErrors(program);
 
   return program;
 }

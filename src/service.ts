@@ -15,8 +15,8 @@ import { parkedCounts } from './platform/postgres/dead-letters.js';
 import { pendingCounts } from './platform/postgres/outbox.js';
 import { startTracing, type Tracing } from './platform/telemetry/index.js';
 import { consoleRoutes } from './operations/console.routes.js';
-import { flows, outboxDestinations, replayHandlersOf, schemaAdoptions } from './flows.js';
-import type { RunningFlow } from './platform/flow.js';
+import { flows, replayHandlersOf, schemaAdoptions } from './flows.js';
+import type { Flow, RunningFlow } from './platform/flow.js';
 import { createTeardown, orTearDown } from './platform/teardown.js';
 
 export { openDatabase, type Database } from './platform/postgres/open-database.js';
@@ -38,7 +38,8 @@ export async function startTelemetry(config: Config, logger: Logger): Promise<Tr
   return tracing;
 }
 
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+/** Runs the service with `serviceFlows` (every flow of `src/flows.ts` unless a test passes others). */
+export async function startService(config: Config, logger: Logger, serviceFlows: readonly Flow<Config>[] = flows): Promise<RunningService> {
   // Before anything starts: refused (exit 2) when an external database would be served without authentication.
   const authDecision = decideAuth(config);
   const authenticator = authenticatorFor(config, authDecision);
@@ -62,14 +63,14 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   const healthChecks: Record<string, HealthCheck> = { db: () => isReachable(database.pool) };
   const components: Record<string, ComponentProbe> = {};
   const metrics = createMetrics({
-    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool), outboxDestinations },
+    database: { outboxBacklog: () => pendingCounts(database.pool), parkedDeadLetters: () => parkedCounts(database.pool), outboxDestinations: serviceFlows.flatMap((flow) => flow.outbox.map((declared) => declared.destination)) },
     dependencies: () => dependencyStates({ checks: healthChecks, components }),
     build: { version: SERVICE_VERSION, revision: config.buildRevision },
   });
   // Every flow (src/flows.ts) starts its stores, use cases and HTTP part now, its consumers once the listener is up.
   const services = { config, pool: database.pool, logger, metrics, teardown };
   const running: RunningFlow[] = [];
-  for (const flow of flows) {
+  for (const flow of serviceFlows) {
     const started = await orTearDown(teardown, () => flow.start(services));
     running.push(started);
     Object.assign(healthChecks, started.readiness);

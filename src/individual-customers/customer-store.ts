@@ -9,10 +9,6 @@ import { formatInstant } from './domain/customer.js';
 import type { CustomerNumber, YearMonth } from './domain/customer-number.js';
 import type { CustomerId, UserId } from './domain/ids.js';
 
-export async function insertCustomers(client: Queryable, customers: readonly Customer[]): Promise<void> {
-  for (const statement of insertCustomersStatements(customers)) await client.query(statement.text, [...statement.values]);
-}
-
 /** The rows of `customers` as statements (customers, then preferences) to combine with others (`runTogether`). */
 export function insertCustomersStatements(customers: readonly Customer[]): Statement[] {
   if (customers.length === 0) return [];
@@ -58,17 +54,6 @@ export function insertCustomersStatements(customers: readonly Customer[]): State
       ],
     },
   ];
-}
-
-const SELECT_CUSTOMER = `
-  SELECT c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
-         p.share_data_with_partners, p.allow_analytics
-  FROM customers c JOIN customer_preferences p ON p.customer_id = c.id`;
-
-export async function findCustomersByUserIds(client: Queryable, userIds: readonly string[]): Promise<Customer[]> {
-  if (userIds.length === 0) return [];
-  const { rows } = await client.query<CustomerRow>(`${SELECT_CUSTOMER} WHERE c.user_id = ANY($1::uuid[])`, [userIds]);
-  return rows.map(toCustomer);
 }
 
 /** What a transaction of this flow loads before it decides (registration and activation alike). */
