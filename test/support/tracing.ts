@@ -14,7 +14,8 @@ export interface TestTracing {
   spans(): ReadableSpan[];
 }
 
-const config: TracingConfig = {
+/** Tracing as the tests configure it: no exporter of its own, W3C propagation, every trace sampled. */
+export const TEST_TRACING_CONFIG: TracingConfig = {
   exporter: 'none',
   serviceName: 'customer-service-test',
   otlpTracesUrl: 'http://127.0.0.1:1/v1/traces',
@@ -28,7 +29,7 @@ const config: TracingConfig = {
 
 export async function startTestTracing(): Promise<TestTracing> {
   const exporter = new InMemorySpanExporter();
-  const tracing = await startTracing(config, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracing = await startTracing(TEST_TRACING_CONFIG, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
   return { exporter, tracing, spans: () => exporter.getFinishedSpans() };
 }
 

@@ -3,22 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_TRACING_CONFIG } from '../../../test/support/tracing.js';
 import type { TracingConfig } from './options.js';
 import { startTracing, type Tracing } from './sdk.js';
 
 // The SDK registers itself process-wide (vitest runs each test file in its own process); each test starts its own and
 // the OpenTelemetry API is reset after it, so the next one can register again.
-const base: TracingConfig = {
-  exporter: 'none',
-  serviceName: 'sdk-test',
-  otlpTracesUrl: 'http://127.0.0.1:1/v1/traces',
-  otlpHeaders: {},
-  otlpProtocol: 'http/protobuf',
-  propagators: ['tracecontext', 'baggage'],
-  resourceAttributes: {},
-  sampler: 'parentbased_always_on',
-  samplerRatio: 1,
-};
+const base: TracingConfig = { ...TEST_TRACING_CONFIG, serviceName: 'sdk-test' };
 
 let running: Tracing | undefined;
 afterEach(async () => {
