@@ -30,7 +30,7 @@ import type { Customer } from './domain/customer.js';
 import type { CustomerActivated } from './domain/events.js';
 import { INBOX_CONSUMER, userLockKey } from './register-customers.js';
 import type { UserActivated } from './user-activated.schema.js';
-import { CUSTOMER_EVENTS } from './outbox.js';
+import { customerEventMessage, storedCustomerEvent } from './customer-event-records.js';
 
 export interface ActivateCustomerCommand {
   readonly event: UserActivated;
@@ -135,47 +135,12 @@ async function activateWithin(
       // The customer row, the event, its inbox row and its outbox row.
       return [
         activateCustomersStatement(activated.map((item) => item.customer)),
-        appendEventsStatement(
-          activated.map(({ command, event, streamVersion, trace }) => ({
-            streamType: 'Customer',
-            streamId: event.aggregateId,
-            streamVersion,
-            eventId: event.eventId,
-            eventType: event.eventType,
-            eventVersion: event.eventVersion,
-            payload: event.payload,
-            occurredAt: event.timestamp,
-            metadata: {
-              correlationId: event.correlationId,
-              causationId: event.causationId,
-              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
-              ...(trace.tracestate === undefined ? {} : { tracestate: trace.tracestate }),
-              ...(command.source === undefined ? {} : { source: command.source }),
-            },
-          })),
-        ),
+        appendEventsStatement(activated.map(({ command, event, streamVersion, trace }) => storedCustomerEvent(event, streamVersion, { trace, source: command.source }))),
         recordProcessedStatement(
           INBOX_CONSUMER,
           activated.map(({ index, command }) => ({ messageId: eventIds[index] as string, messageType: command.event.eventType })),
         ),
-        enqueueStatement(
-          activated.map(({ event, trace }) => ({
-            eventId: event.eventId,
-            destination: CUSTOMER_EVENTS.destination,
-            aggregateId: event.aggregateId,
-            key: event.aggregateId,
-            // The headers of CustomerRegistered (SPEC §4 "Kafka").
-            headers: {
-              eventType: event.eventType,
-              eventId: event.eventId,
-              correlationId: event.correlationId,
-              causationId: event.causationId,
-              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
-              'content-type': 'application/json',
-            },
-            payload: JSON.stringify(event),
-          })),
-        ),
+        enqueueStatement(activated.map(({ event, trace }) => customerEventMessage(event, trace))),
       ];
     },
     persisting: (write, decided) => {

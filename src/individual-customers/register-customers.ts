@@ -30,7 +30,7 @@ import { decideRegistrations, monthsOf, type RegistrationCommand } from './domai
 import type { UserRegistered } from './user-registered.schema.js';
 import { startRegistrationSpans, type RegistrationSpans } from './registration-tracing.js';
 import type { RegisterCustomer, RegistrationResult } from './registration.js';
-import { CUSTOMER_EVENTS } from './outbox.js';
+import { customerEventMessage, storedCustomerEvent } from './customer-event-records.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'individual-customers';
@@ -124,47 +124,17 @@ async function registerWithin(
         setLastNumbersStatement(lastNumbers),
         ...insertCustomersStatements(created.map((item) => item.customer)),
         appendEventsStatement(
-          created.map(({ command, customer, event, trace }) => ({
-            streamType: 'Customer',
-            streamId: customer.customerId,
-            streamVersion: 1,
-            eventId: event.eventId,
-            eventType: event.eventType,
-            eventVersion: event.eventVersion,
-            // The stored event carries every fact the read model needs to rebuild the document; the published envelope
-            // keeps the seed's payload exactly (consumers of customer.events never see this field).
-            payload: { ...event.payload, marketingOptIn: customer.preferences.communication.marketing },
-            occurredAt: event.timestamp,
-            metadata: {
-              correlationId: event.correlationId,
-              causationId: event.causationId,
-              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
-              ...(trace.tracestate === undefined ? {} : { tracestate: trace.tracestate }),
-              ...(command.source === undefined ? {} : { source: command.source }),
-            },
-          })),
+          // The stored event carries every fact the read model needs to rebuild the document; the published envelope
+          // keeps the seed's payload exactly (consumers of customer.events never see this field).
+          created.map(({ command, customer, event, trace }) =>
+            storedCustomerEvent(event, 1, { trace, source: command.source }, { ...event.payload, marketingOptIn: customer.preferences.communication.marketing }),
+          ),
         ),
         recordProcessedStatement(
           INBOX_CONSUMER,
           created.map(({ command }) => ({ messageId: command.event.eventId.toLowerCase(), messageType: command.event.eventType })),
         ),
-        enqueueStatement(
-          created.map(({ event, trace }) => ({
-            eventId: event.eventId,
-            destination: CUSTOMER_EVENTS.destination,
-            aggregateId: event.aggregateId,
-            key: event.aggregateId,
-            headers: {
-              eventType: event.eventType,
-              eventId: event.eventId,
-              correlationId: event.correlationId,
-              causationId: event.causationId,
-              ...(trace.traceparent === undefined ? {} : { traceparent: trace.traceparent }),
-              'content-type': 'application/json',
-            },
-            payload: JSON.stringify(event),
-          })),
-        ),
+        enqueueStatement(created.map(({ event, trace }) => customerEventMessage(event, trace))),
       ];
     },
     // One statement writes the numbers, the customers and the events: each step's span covers it.
