@@ -83,14 +83,35 @@ async function sendKafka(cluster: Cluster, inputs: readonly Malformed[]): Promis
   const producer = kafka.producer();
   await producer.connect();
   try {
-    for (let index = 0; index < inputs.length; index += 200) {
-      // The marker as the key: some malformed values have none of their own the dead letter could be found by.
-      const messages = inputs.slice(index, index + 200).map((input) => ({ key: input.marker, value: input.body }));
+    // The marker as the key: some malformed values have none of their own the dead letter could be found by.
+    for (const messages of batchesOf(inputs.map((input) => ({ key: input.marker, value: input.body })))) {
       await producer.send({ topic: INPUT_TOPIC, acks: -1, messages });
     }
   } finally {
     await producer.disconnect();
   }
+}
+
+/**
+ * At most 200 messages and 512 kB a send: the oversized inputs (up to 210 kB each) keyed to one partition could
+ * otherwise add up past the broker's `message.max.bytes` (1 MiB a record batch), and the send itself would fail.
+ */
+function batchesOf<M extends { readonly value: string | Buffer }>(messages: readonly M[]): M[][] {
+  const batches: M[][] = [];
+  let current: M[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.value);
+    if (current.length > 0 && (current.length === 200 || bytes + size > 512 * 1024)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 async function sendNats(cluster: Cluster, inputs: readonly Malformed[]): Promise<void> {
