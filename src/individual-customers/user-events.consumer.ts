@@ -40,12 +40,10 @@ export const CUSTOMER_NOT_FOUND = 'CUSTOMER_NOT_FOUND';
 const tracer = trace.getTracer('customer-service');
 
 export type DecodedUserEvent =
-  | { readonly kind: 'register'; readonly event: UserRegistered; readonly trace: TraceHeaders }
-  | { readonly kind: 'activate'; readonly event: UserActivated; readonly trace: TraceHeaders }
+  | { readonly kind: 'register'; readonly event: UserRegistered; readonly trace: TraceContext }
+  | { readonly kind: 'activate'; readonly event: UserActivated; readonly trace: TraceContext }
   | { readonly kind: 'ignore'; readonly eventType: string }
   | { readonly kind: 'invalid'; readonly reasonCode: string; readonly message: string; readonly eventId?: string; readonly eventType?: string };
-
-type TraceHeaders = TraceContext;
 
 /**
  * Decodes one message, JSON or, detected per message, the Confluent Avro wire format (through `registry`). Throws
@@ -96,17 +94,12 @@ function decodeUserEventBody(body: unknown, headers: Readonly<Record<string, str
   if (eventType === USER_ACTIVATED) {
     const activation = parseUserActivated(body);
     if (!activation.ok) return { kind: 'invalid', reasonCode: activation.error.code, message: activation.error.message, eventType, ...id };
-    return { kind: 'activate', event: activation.value, trace: traceOf(headers) };
+    return { kind: 'activate', event: activation.value, trace: traceContextFromHeaders(headers) };
   }
   if (eventType !== USER_REGISTERED) return { kind: 'ignore', eventType };
   const parsed = parseUserRegistered(body);
   if (!parsed.ok) return { kind: 'invalid', reasonCode: parsed.error.code, message: parsed.error.message, ...id };
-  return { kind: 'register', event: parsed.value, trace: traceOf(headers) };
-}
-
-/** The message's valid W3C trace context, read by the OpenTelemetry propagator as on every transport. */
-function traceOf(headers: Readonly<Record<string, string>>): TraceHeaders {
-  return traceContextFromHeaders(headers);
+  return { kind: 'register', event: parsed.value, trace: traceContextFromHeaders(headers) };
 }
 
 export interface UserEventsHandlerDeps {
