@@ -41,6 +41,13 @@ export interface BatchConsumerOptions {
   /** Most messages handed to `handle` at once. */
   readonly maxBatchSize?: number;
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * Most bytes one fetch brings (default 2 MiB), at most 256 KiB of them from one partition. Two fetches' worth of
+   * messages are in memory at most (one in its transaction, one behind it); kafkajs' default of 10 MiB made the
+   * service's peak RSS ~60 MB larger at full speed without making it faster (issue 17). A record batch larger than
+   * the limit still comes, alone.
+   */
+  readonly fetchMaxBytes?: number;
   readonly sessionTimeoutMs?: number;
   /** Start of the topic for a group without committed offsets. Default true: nothing is skipped. */
   readonly fromBeginning?: boolean;
@@ -271,6 +278,8 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       rebalanceTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 250,
+      maxBytes: options.fetchMaxBytes ?? 2 * 1024 * 1024,
+      maxBytesPerPartition: Math.min(256 * 1024, options.fetchMaxBytes ?? 2 * 1024 * 1024),
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     consumer = current;
