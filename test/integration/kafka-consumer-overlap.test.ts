@@ -38,17 +38,22 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
     const attempts = new Map<number, number>();
     let failing = true;
     const groupId = `overlap-order-${Date.now()}`;
+    // Two record batches waiting (two produce requests), and fetches small enough to bring one each: the first is
+    // handed over with more waiting, so the second is fetched while the first is in hand.
+    await produce(producer, topic, numbered(0, 20));
+    await produce(producer, topic, numbered(20, 40));
     const consumer = createBatchConsumer({
       kafka: testKafkaClient(broker.bootstrapServers),
       groupId,
       topic,
       logger: silentLogger,
       retryBackoffMs: [300],
+      fetchMaxBytes: 1,
       handle: async (messages) => {
         const values = messages.map((message) => Number(message.value?.toString()));
         for (const value of values) attempts.set(value, (attempts.get(value) ?? 0) + 1);
         if (values.includes(5) && failing) {
-          // Long enough for the next batch (20–39, produced meanwhile) to be fetched behind this one; then fail.
+          // Long enough for the next batch (20–39) to be fetched behind this one; then fail.
           await sleep(1_500);
           failing = false;
           throw new Error('transient failure');
@@ -58,16 +63,12 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
       onRetriesExhausted: () => Promise.reject(new Error('nothing should run out of retries here')),
     });
     consumers.push(consumer);
-    await produce(producer, topic, numbered(0, 20));
     consumer.start();
-    await consumer.joined();
-    await eventually(() => attempts.get(5) ?? 0, (count) => count >= 1, { what: 'the failing batch in hand' });
-    await produce(producer, topic, numbered(20, 40));
     await eventually(() => handled.length, (count) => count >= 40, { what: 'all 40 messages handled' });
     await sleep(500);
 
+    // The failed batch was tried twice; the batch fetched behind it was not handled before it.
     expect(handled).toEqual(Array.from({ length: 40 }, (_, index) => index));
-    // The failed chunk was tried twice; the batch fetched behind it was not handled before it.
     expect(attempts.get(5)).toBe(2);
     await eventually(async () => (await offsetsOf(kafka, groupId, topic))[0]?.committed, (committed) => committed === '40', {
       what: 'offset 40 committed',
@@ -86,6 +87,8 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
       logger: silentLogger,
       retryBackoffMs: [300],
       maxBatchSize: 10,
+      // Two record batches, one a fetch: the first is handed over with the second waiting.
+      fetchMaxBytes: 1,
       handle: async (messages) => {
         inHand += 1;
         await sleep(400);
@@ -94,7 +97,8 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
       },
       onRetriesExhausted: () => Promise.resolve(),
     });
-    await produce(producer, topic, numbered(0, 100));
+    await produce(producer, topic, numbered(0, 50));
+    await produce(producer, topic, numbered(50, 100));
     consumer.start();
     await consumer.joined();
     await eventually(() => handled.length >= 10 && inHand > 0, (inProgress) => inProgress, { what: 'a chunk in hand' });

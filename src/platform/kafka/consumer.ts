@@ -12,9 +12,9 @@
  * - If even parking fails (the database is still away), the partition stays held and parking is retried at the last
  *   interval of the schedule: nothing is committed that was not stored.
  *
- * - A batch is handed to the handler and the fetch position moves past it at once, so kafkajs fetches the next batch
- *   while this one is in its transaction (issue 17: fetch and transaction took turns, and the service idled through
- *   each). A partition's next batch waits for the one before it and is dropped if that one failed (the failure seeks
+ * - When more is waiting in the partition than a batch brought (a backlog), the batch is handed to the handler and
+ *   the fetch position moves past it at once, so kafkajs fetches the next batch while this one is in its transaction
+ *   (issue 17: fetch and transaction took turns, and the service idled through each). A partition's next batch waits for the one before it and is dropped if that one failed (the failure seeks
  *   the partition back to the failed message); offsets are committed once a chunk is handled, without holding up the
  *   next batch.
  *
@@ -169,12 +169,18 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       headers: headersOf(message.headers),
       timestamp: message.timestamp,
     }));
-    if (retries.has(partition)) {
-      // In its retry schedule the partition goes one message at a time, each fetch waiting for the last.
+    const last = messages[messages.length - 1] as KafkaInputMessage;
+    // Fetching ahead pays only when more is waiting. At the head of the partition the next fetch would bring a message
+    // or two, and transactions started back to back would each carry a few: more CPU per event, a longer tail
+    // (measured at 1,000 events/s, issue 17). There the batch is handled before the next fetch, which then brings
+    // everything that arrived meanwhile.
+    const moreWaiting = BigInt(batch.highWatermark) - 1n > BigInt(last.offset);
+    if (retries.has(partition) || !moreWaiting) {
+      // In its retry schedule (one message at a time) or at the head, the next fetch waits for this batch.
       await handleBatch(payload, messages, false);
       return;
     }
-    payload.resolveOffset((messages[messages.length - 1] as KafkaInputMessage).offset);
+    payload.resolveOffset(last.offset);
     const handling = handleBatch(payload, messages, true);
     inFlight.set(partition, handling);
     void handling.finally(() => {
