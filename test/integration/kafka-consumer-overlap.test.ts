@@ -6,7 +6,7 @@
  */
 import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatchConsumer, type BatchConsumer } from '../../src/platform/kafka/consumer.js';
+import { createBatchConsumer, type BatchConsumer, type BatchConsumerOptions } from '../../src/platform/kafka/consumer.js';
 import { eventually, offsetsOf, plainKafka, produce, silentLogger, testKafkaClient } from '../support/kafka.js';
 import { kafkaDescription, sharedKafka, type TestKafka } from '../support/kafka-test-broker.js';
 
@@ -27,6 +27,24 @@ afterAll(async () => {
   await broker?.stop();
 });
 
+/**
+ * A consumer of `topic` whose fetches bring one record batch each (`fetchMaxBytes: 1`): with two record batches
+ * waiting, the first is handed over with more waiting, so the second is fetched while the first is in hand.
+ */
+function consumerOf(topic: string, groupId: string, options: Pick<BatchConsumerOptions, 'handle' | 'onRetriesExhausted'> & { maxBatchSize?: number }) {
+  const consumer = createBatchConsumer({
+    kafka: testKafkaClient(broker.bootstrapServers),
+    groupId,
+    topic,
+    logger: silentLogger,
+    retryBackoffMs: [300],
+    fetchMaxBytes: 1,
+    ...options,
+  });
+  consumers.push(consumer);
+  return consumer;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const numbered = (from: number, to: number) =>
   Array.from({ length: to - from }, (_, index) => ({ partition: 0, key: 'k', value: String(from + index) }));
@@ -38,17 +56,10 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
     const attempts = new Map<number, number>();
     let failing = true;
     const groupId = `overlap-order-${Date.now()}`;
-    // Two record batches waiting (two produce requests), and fetches small enough to bring one each: the first is
-    // handed over with more waiting, so the second is fetched while the first is in hand.
+    // Two record batches (two produce requests).
     await produce(producer, topic, numbered(0, 20));
     await produce(producer, topic, numbered(20, 40));
-    const consumer = createBatchConsumer({
-      kafka: testKafkaClient(broker.bootstrapServers),
-      groupId,
-      topic,
-      logger: silentLogger,
-      retryBackoffMs: [300],
-      fetchMaxBytes: 1,
+    const consumer = consumerOf(topic, groupId, {
       handle: async (messages) => {
         const values = messages.map((message) => Number(message.value?.toString()));
         for (const value of values) attempts.set(value, (attempts.get(value) ?? 0) + 1);
@@ -62,7 +73,6 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
       },
       onRetriesExhausted: () => Promise.reject(new Error('nothing should run out of retries here')),
     });
-    consumers.push(consumer);
     consumer.start();
     await eventually(() => handled.length, (count) => count >= 40, { what: 'all 40 messages handled' });
     await sleep(500);
@@ -80,15 +90,8 @@ describe(`the batch consumer's overlap of fetch and handling [${kafkaDescription
     const groupId = `overlap-stop-${Date.now()}`;
     const handled: number[] = [];
     let inHand = 0;
-    const consumer = createBatchConsumer({
-      kafka: testKafkaClient(broker.bootstrapServers),
-      groupId,
-      topic,
-      logger: silentLogger,
-      retryBackoffMs: [300],
+    const consumer = consumerOf(topic, groupId, {
       maxBatchSize: 10,
-      // Two record batches, one a fetch: the first is handed over with the second waiting.
-      fetchMaxBytes: 1,
       handle: async (messages) => {
         inHand += 1;
         await sleep(400);
