@@ -8,7 +8,7 @@
  *   npm run build && npx tsx bench/lookups-experiment.ts [options]
  *
  * --roots A=DIR,B=DIR   services to compare (each DIR a checkout with a built dist/), run in alternating rounds: on the
- *                       shared two cores only runs next to each other compare
+ *                       shared two cores only runs next to each other compare; DIR+K=V+K=V gives one of them settings
  * --client socket,http  the client loops to compare, alternating
  * --statements          loads pg_stat_statements and prints the statements per run (lookups per statement: the batch)
  * --profile DIR         V8 CPU profiles of the services (DIR/NAME/), --service-env K=V,… settings for them
@@ -126,15 +126,19 @@ async function main(): Promise<void> {
         .filter((pair) => pair !== '')
         .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
     );
-    const roots = (args.roots ?? `this=${ROOT}`).split(',').map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), root: path.resolve(pair.slice(pair.indexOf('=') + 1)) }));
+    const roots = (args.roots ?? `this=${ROOT}`).split(',').map((entry) => {
+      const [dir = '', ...settings] = entry.slice(entry.indexOf('=') + 1).split('+');
+      const env = Object.fromEntries(settings.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+      return { name: entry.slice(0, entry.indexOf('=')), root: path.resolve(dir), env };
+    });
     const services: { name: string; service: ServiceProcess }[] = [];
     try {
-      for (const { name, root } of roots) {
+      for (const { name, root, env } of roots) {
         const service = await startServiceProcess({
           root,
           port: await freePort(),
           ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile, name) }),
-          env: { DATABASE_URL: server.connectionString, AUTH_MODE: 'none', RATE_LIMIT_LOOKUPS: '0', ...serviceEnv },
+          env: { DATABASE_URL: server.connectionString, AUTH_MODE: 'none', RATE_LIMIT_LOOKUPS: '0', ...serviceEnv, ...env },
         });
         services.push({ name, service });
         log(`${name}: service pid ${service.pid} (${root}), client pid ${process.pid}`);
