@@ -618,6 +618,10 @@ interface CorporateRun {
   readonly committed: Distribution;
   readonly published: Distribution;
   readonly cpuMsPerRegistration: number;
+  /** CPU ms per registration of each process group (service, PostgreSQL, nats-server as `broker`, the benchmark). */
+  readonly cpuMsPerRegistrationByProcess: Record<CpuGroup, number>;
+  /** The machine's 1-minute load average when the run started and when it ended. */
+  readonly load1: { readonly atStart: number; readonly atEnd: number };
   readonly rssAfterMb: number;
   readonly correctness: CorporateCorrectness;
 }
@@ -656,6 +660,8 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
 
 async function measureCorporateRun(pipeline: CorporatePipeline, name: string, count: number, rate?: number): Promise<CorporateRun> {
   const cpuBefore = await pipeline.service.cpuSeconds();
+  const groupsBefore = await cpuByGroup();
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   log(`${name}: sending ${count} registrations${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
   let sentSoFar = 0;
   const ticker = setInterval(() => {
@@ -673,6 +679,7 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpuAfter = await pipeline.service.cpuSeconds();
+    const groupsAfter = await cpuByGroup();
     const timings = await corporateTimings(pipeline.pool, pipeline.watch, sent.firstSentAt, sent.lastSentAt + 1);
     const correctness = await checkCorporateCorrectness(pipeline.pool, expected, pipeline.watch);
     const seconds = (Math.max(timings.lastPublishedAt, timings.lastCommittedAt) - sent.firstSentAt) / 1000;
@@ -684,10 +691,14 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
       committed: timings.committed,
       published: timings.published,
       cpuMsPerRegistration: ((cpuAfter - cpuBefore) * 1000) / sent.companies,
+      cpuMsPerRegistrationByProcess: cpuDelta(groupsBefore, groupsAfter, sent.companies),
+      load1: { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN },
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       correctness,
     };
-    log(`${name}: ${Math.round(run.throughput)} registrations/s, correct: ${correctness.ok}`);
+    log(
+      `${name}: ${Math.round(run.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/registration ${JSON.stringify(roundAll(run.cpuMsPerRegistrationByProcess))}; load ${run.load1.atStart.toFixed(1)} → ${run.load1.atEnd.toFixed(1)}`,
+    );
     return run;
   } finally {
     clearInterval(ticker);
