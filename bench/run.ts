@@ -18,6 +18,7 @@
  * as JSON (bench/results/latest.json unless --json says otherwise).
  */
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -410,6 +411,8 @@ async function startBenchService(url: string, env: Record<string, string>): Prom
     ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
     root: ROOT,
     port: await freePort(),
+    // The service's own output (e.g. with BENCH_SERVICE_NODE_OPTIONS=--trace-gc), appended to a file.
+    ...(process.env.BENCH_SERVICE_LOG === undefined ? {} : { onOutput: (text: string) => appendFileSync(process.env.BENCH_SERVICE_LOG as string, text) }),
     env: {
       DATABASE_URL: url,
       // The benchmark's HTTP clients are one address: the per-client lookup limit (1,200 a minute) is for callers.

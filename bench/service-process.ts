@@ -30,7 +30,9 @@ export async function startServiceProcess(options: {
   readonly cpuProfileDir?: string;
 }): Promise<ServiceProcess> {
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-  const child: ChildProcess = spawn(process.execPath, [...profile, 'dist/main.js', 'serve'], {
+  // Node flags NODE_OPTIONS does not take (e.g. --trace-gc), space-separated.
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, 'dist/main.js', 'serve'], {
     cwd: options.root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(options.port), LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

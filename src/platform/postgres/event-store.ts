@@ -1,6 +1,6 @@
 /** Appends domain events to the event store. Shared by every flow; always called inside the caller's transaction. */
 import type { Queryable } from './database.js';
-import type { Statement } from './statements.js';
+import { jsonColumn, jsonElements, type Statement } from './statements.js';
 
 export interface EventMetadata {
   readonly correlationId: string;
@@ -59,8 +59,8 @@ export function appendEventsStatement(events: readonly NewEvent[]): Statement | 
   return {
     text: `INSERT INTO event_store
        (stream_type, stream_id, stream_version, event_id, event_type, event_version, payload, metadata, occurred_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[],
-                          $9::timestamptz[])`,
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::text[], ${jsonElements('$7', 'jsonb')},
+                          ${jsonElements('$8', 'jsonb')}, $9::timestamptz[])`,
     values: [
       events.map((event) => event.streamType),
       events.map((event) => event.streamId),
@@ -68,8 +68,8 @@ export function appendEventsStatement(events: readonly NewEvent[]): Statement | 
       events.map((event) => event.eventId),
       events.map((event) => event.eventType),
       events.map((event) => event.eventVersion),
-      events.map((event) => JSON.stringify(event.payload)),
-      events.map((event) => JSON.stringify(event.metadata)),
+      jsonColumn(events.map((event) => JSON.stringify(event.payload))),
+      jsonColumn(events.map((event) => JSON.stringify(event.metadata))),
       events.map((event) => event.occurredAt),
     ],
   };

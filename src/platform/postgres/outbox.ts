@@ -3,7 +3,7 @@
  * relay publishes them after commit. A crash between commit and publish therefore loses nothing (SPEC §2.5).
  */
 import type { Queryable } from './database.js';
-import type { Statement } from './statements.js';
+import { jsonColumn, jsonElements, type Statement } from './statements.js';
 
 /** A logical destination a flow declares (e.g. `customer-events`); each relay maps it to its broker's topic or subject. */
 export type OutboxDestination = string;
@@ -37,14 +37,15 @@ export function enqueueStatement(messages: readonly OutboxMessage[]): Statement 
   if (messages.length === 0) return undefined;
   return {
     text: `INSERT INTO outbox (event_id, destination, aggregate_id, message_key, headers, payload)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::json[])`,
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], ${jsonElements('$5', 'jsonb')},
+                          ${jsonElements('$6', 'json')})`,
     values: [
       messages.map((message) => message.eventId),
       messages.map((message) => message.destination),
       messages.map((message) => message.aggregateId),
       messages.map((message) => message.key),
-      messages.map((message) => JSON.stringify(message.headers)),
-      messages.map((message) => message.payload),
+      jsonColumn(messages.map((message) => JSON.stringify(message.headers))),
+      jsonColumn(messages.map((message) => message.payload)),
     ],
   };
 }
