@@ -39,7 +39,7 @@ describe('JSON columns sent as one JSON array', () => {
       eventType: 'TestHappened',
       eventVersion: '1',
       payload,
-      metadata: { correlationId: `c-${index}`, traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
+      metadata: { correlationId: `c-${index}`, causationId: `m-${index}`, traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` },
       occurredAt: new Date(Date.UTC(2026, 11, 2, 12, 0, index)).toISOString(),
     }));
     await appendEvents(db.pool, events);
