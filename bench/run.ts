@@ -34,6 +34,7 @@ import {
   checkCorporateCorrectness,
   connectCorporateLoad,
   CORPORATE_USERS_PER_COMPANY,
+  corporateStallReport,
   corporateTimings,
   watchCorporateOutput,
   type CorporateCorrectness,
@@ -675,7 +676,18 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
     pipeline.expectedCompanies += sent.companies;
     const expected = { companies: pipeline.expectedCompanies, users: pipeline.expectedCompanies * CORPORATE_USERS_PER_COMPANY };
     const deadline = Date.now() + 120_000 + count * 20;
+    let seen = -1;
+    let lastProgressAt = Date.now();
     while (pipeline.watch.customerSaved.length < expected.companies || pipeline.watch.userSaved.length < expected.users) {
+      const now = pipeline.watch.customerSaved.length + pipeline.watch.userSaved.length;
+      if (now !== seen) {
+        seen = now;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > 15_000) {
+        // Nothing new on the stream for 15 s: say which part is stuck (the service, its consumer, or this watch).
+        log(`  ${name}: no progress for 15 s: ${await corporateStallReport(pipeline.pool, pipeline.nats.url, CORPORATE_STREAM, 'customer-service').catch((error: unknown) => String(error))}`);
+        lastProgressAt = Date.now();
+      }
       if (Date.now() > deadline) {
         throw new Error(`${name}: not done: customer-saved ${pipeline.watch.customerSaved.length}/${expected.companies}, user-saved ${pipeline.watch.userSaved.length}/${expected.users}`);
       }
