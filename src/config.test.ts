@@ -131,11 +131,13 @@ describe('Kafka configuration', () => {
       maxMessageBytes: 1048576,
       batchSize: 500,
       partitionsConsumedConcurrently: 128,
+      fetchMaxBytes: 2097152,
       sessionTimeoutMs: 30000,
       idempotentProducer: true,
       retryBackoffMs: [1000, 2000, 4000, 8000, 16000],
     });
     expect(loadConfig({ KAFKA_IDEMPOTENT_PRODUCER: 'false' }).kafka.idempotentProducer).toBe(false);
+    expect(loadConfig({ KAFKA_FETCH_MAX_BYTES: '524288' }).kafka.fetchMaxBytes).toBe(524288);
   });
 
   it('reads brokers, SASL, TLS and the retry schedule', () => {
@@ -161,8 +163,15 @@ describe('Kafka configuration', () => {
       KAFKA_INPUT_TOPIC: 'no spaces allowed',
       RETRY_BACKOFF_MS: '1s,2s',
       KAFKA_SESSION_TIMEOUT_MS: '1000',
+      KAFKA_FETCH_MAX_BYTES: '1000',
     });
-    expect(problems.map((problem) => problem.split(':')[0])).toEqual(['KAFKA_BROKERS', 'KAFKA_INPUT_TOPIC', 'KAFKA_SESSION_TIMEOUT_MS', 'RETRY_BACKOFF_MS']);
+    expect(problems.map((problem) => problem.split(':')[0])).toEqual([
+      'KAFKA_BROKERS',
+      'KAFKA_INPUT_TOPIC',
+      'KAFKA_FETCH_MAX_BYTES',
+      'KAFKA_SESSION_TIMEOUT_MS',
+      'RETRY_BACKOFF_MS',
+    ]);
     expect(problemsOf({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'x' }).map((problem) => problem.split(':')[0])).toEqual(['KAFKA_SASL_USERNAME']);
   });
   it('reads the Schema Registry, taking credentials out of its URL, and needs one to produce Avro', () => {

@@ -120,6 +120,7 @@ const environmentSchema = z.object({
   KAFKA_MAX_MESSAGE_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
   KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(1024).default(128),
+  KAFKA_FETCH_MAX_BYTES: positiveInt.min(64 * 1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
   KAFKA_SESSION_TIMEOUT_MS: positiveInt.min(6_000).default(30_000),
   KAFKA_IDEMPOTENT_PRODUCER: bool.default(true),
   RETRY_BACKOFF_MS: z
@@ -209,6 +210,8 @@ export interface KafkaConfig extends KafkaConnection {
   /** Most messages registered in one transaction. */
   readonly batchSize: number;
   readonly partitionsConsumedConcurrently: number;
+  /** Most bytes one fetch brings (a larger single record batch still comes, alone). */
+  readonly fetchMaxBytes: number;
   readonly sessionTimeoutMs: number;
   /** The customer.events relay uses Kafka's idempotent producer (no duplicates from client retries). */
   readonly idempotentProducer: boolean;
@@ -407,6 +410,7 @@ function kafkaConfig(e: z.infer<typeof environmentSchema>, problems: string[]): 
     maxMessageBytes: e.KAFKA_MAX_MESSAGE_BYTES,
     batchSize: e.KAFKA_BATCH_SIZE,
     partitionsConsumedConcurrently: e.KAFKA_PARTITIONS_CONCURRENTLY,
+    fetchMaxBytes: e.KAFKA_FETCH_MAX_BYTES,
     sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
     idempotentProducer: e.KAFKA_IDEMPOTENT_PRODUCER,
     retryBackoffMs: e.RETRY_BACKOFF_MS,

@@ -68,6 +68,7 @@ export function startKafkaFlow(deps: KafkaFlowDeps): KafkaFlow {
     retryBackoffMs: deps.config.retryBackoffMs,
     batchSize: deps.config.batchSize,
     partitionsConsumedConcurrently: deps.config.partitionsConsumedConcurrently,
+    fetchMaxBytes: deps.config.fetchMaxBytes,
     sessionTimeoutMs: deps.config.sessionTimeoutMs,
     ...(schemaRegistry === undefined ? {} : { schemaRegistry }),
   });

@@ -358,6 +358,7 @@ export interface UserEventsConsumerOptions extends UserEventsHandlerDeps {
   readonly retryBackoffMs: readonly number[];
   readonly batchSize: number;
   readonly partitionsConsumedConcurrently: number;
+  readonly fetchMaxBytes?: number;
   readonly sessionTimeoutMs: number;
   /** Observability hook: a retry (or, with `delayMs` 0, the parking after the last one) was scheduled. */
   readonly onRetryScheduled?: BatchConsumerOptions['onRetryScheduled'];
@@ -374,6 +375,7 @@ export function createUserEventsConsumer(options: UserEventsConsumerOptions): Ba
     retryBackoffMs: options.retryBackoffMs,
     maxBatchSize: options.batchSize,
     partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
+    ...(options.fetchMaxBytes === undefined ? {} : { fetchMaxBytes: options.fetchMaxBytes }),
     sessionTimeoutMs: options.sessionTimeoutMs,
     handle: (messages) => handler.handle(messages),
     onRetriesExhausted: (message, failure) => handler.parkExhausted(message, failure),
