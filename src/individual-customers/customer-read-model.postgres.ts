@@ -33,15 +33,21 @@ const LOOKUP_WHERE: Record<CustomerKey['by'], string> = {
  * planning are paid once for all of them. Under 50 concurrent clients that is most of a lookup's cost (issue 17). Each
  * batch is sent after its requests arrived, so an answer is never older than a single query's would be; a failed
  * batch runs each caller's lookup again alone (a malformed key fails only its own request).
+ *
+ * The statement is a named (prepared) one: each pooled connection parses and plans it once, not once per batch, which
+ * took ~40 % of PostgreSQL's CPU per lookup (issue 17, docs/performance.md). The active generation is still read by
+ * every execution (the subquery is part of the plan, run each time), so a rebuild's switch-over shows in the next
+ * lookup as before.
  */
 function createFinder(pool: Pool, by: CustomerKey['by']): (keys: readonly string[]) => Promise<(Customer | undefined)[]> {
-  const find = async (keys: readonly string[]) => {
-    const { rows } = await pool.query<{ i: string; document: Customer }>(
-      `SELECT k.i, d.document
+  const statement = {
+    name: `customer-lookup-by-${by}`,
+    text: `SELECT k.i, d.document
        FROM unnest($1::text[]) WITH ORDINALITY AS k(key, i)
        CROSS JOIN LATERAL (SELECT document FROM customer_documents WHERE generation = ${ACTIVE} AND ${LOOKUP_WHERE[by]}) AS d`,
-      [keys],
-    );
+  };
+  const find = async (keys: readonly string[]) => {
+    const { rows } = await pool.query<{ i: string; document: Customer }>({ ...statement, values: [keys] });
     const found: (Customer | undefined)[] = keys.map(() => undefined);
     for (const row of rows) found[Number(row.i) - 1] = row.document;
     return found;
