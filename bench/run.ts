@@ -43,7 +43,7 @@ import {
 } from './corporate.js';
 import { cpuByGroup, cpuDelta, type CpuGroup } from './cpu.js';
 import { connectLoad, watchOutput, type LoadShape } from './load.js';
-import { runLookups, type LookupFigures, type LookupKey } from './lookups.js';
+import { runLookups, type LookupClient, type LookupFigures, type LookupKey } from './lookups.js';
 import {
   activationTimings,
   checkCorrectness,
@@ -89,6 +89,7 @@ const { values: args } = parseArgs({
     activations: { type: 'string', default: '20000' },
     'lookup-seconds': { type: 'string', default: '10' },
     'lookup-clients': { type: 'string', default: '50' },
+    'lookup-client': { type: 'string', default: 'socket' },
     'corporate-events': { type: 'string', default: '5000' },
     'corporate-rate': { type: 'string', default: '100' },
     'corporate-seconds': { type: 'string', default: '20' },
@@ -116,6 +117,7 @@ if (args.help) {
   --activations N       UserActivated events sent at full speed to customers of the first run (default 20000; 0: none)
   --lookup-seconds S    length of each HTTP lookup run, by id and by e-mail (default 10; 0: none)
   --lookup-clients N    concurrent HTTP clients of the lookup runs (default 50)
+  --lookup-client C     socket (default: one keep-alive TCP connection per client) or http (the node:http client loop, to compare)
   --corporate-events N  corporate registrations (3 users each) over JetStream at full speed (default 5000; 0: none)
   --corporate-rate R    offered rate of the corporate fixed-rate run, registrations/s (default 100)
   --corporate-seconds S length of the corporate fixed-rate run (default 20)
@@ -241,7 +243,7 @@ async function main(): Promise<void> {
     // 2. The pipeline at full speed, twice on the same process; then 3. at a fixed rate.
     const runs: RunFigures[] = [];
     let activation: ActivationRun | undefined;
-    let lookups: LookupFigures[] = [];
+    let lookups: LookupRun[] = [];
     const fullSpeedEvents = events * 2 + Number(args.rate) * Number(args['rate-seconds']);
     const batched = await startPipeline('batched', { kafka, brokers, database, partitions: partitionsFor(fullSpeedEvents), env: {} });
     let peakRssMb: number;
@@ -584,8 +586,14 @@ async function measureActivation(pipeline: Pipeline, count: number): Promise<Act
   return run;
 }
 
+/** A lookup run with the CPU each process used per lookup (µs): the client loop is on the same cores as the service. */
+interface LookupRun extends LookupFigures {
+  readonly cpuUsPerLookupByProcess: Record<CpuGroup, number>;
+  readonly load1: { readonly atStart: number; readonly atEnd: number };
+}
+
 /** Lookups by id, then by e-mail, of customers the runs registered (e-mails that answer with exactly that customer). */
-async function measureLookups(pipeline: Pipeline): Promise<LookupFigures[]> {
+async function measureLookups(pipeline: Pipeline): Promise<LookupRun[]> {
   const { rows } = await pipeline.pool.query<{ customer_id: string; email: string }>(
     `SELECT customer_id, email FROM (
        SELECT DISTINCT ON (email_lower) customer_id::text AS customer_id, document->'email'->>'address' AS email
@@ -593,12 +601,24 @@ async function measureLookups(pipeline: Pipeline): Promise<LookupFigures[]> {
      ORDER BY random() LIMIT 20000`,
   );
   const keys: LookupKey[] = rows.map((row) => ({ customerId: row.customer_id, email: row.email }));
-  const results: LookupFigures[] = [];
+  const client = args['lookup-client'] as LookupClient;
+  if (client !== 'socket' && client !== 'http') throw new Error(`--lookup-client: socket or http (got ${String(client)})`);
+  const results: LookupRun[] = [];
   for (const by of ['id', 'email'] as const) {
-    log(`lookups by ${by}: ${args['lookup-clients']} clients for ${args['lookup-seconds']} s over ${keys.length} customers…`);
-    const figures = await runLookups(pipeline.service.url, keys, { by, clients: Number(args['lookup-clients']), seconds: Number(args['lookup-seconds']) });
-    log(`lookups by ${by}: ${Math.round(figures.requestsPerSecond)} requests/s, p99 ${figures.latency.p99.toFixed(1)} ms, errors ${figures.errors}`);
-    results.push(figures);
+    log(`lookups by ${by}: ${args['lookup-clients']} ${client} clients for ${args['lookup-seconds']} s over ${keys.length} customers…`);
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
+    const cpuBefore = await cpuByGroup();
+    const figures = await runLookups(pipeline.service.url, keys, { by, clients: Number(args['lookup-clients']), seconds: Number(args['lookup-seconds']), client });
+    const run: LookupRun = {
+      ...figures,
+      // CPU ms / thousands of lookups = µs per lookup.
+      cpuUsPerLookupByProcess: cpuDelta(cpuBefore, await cpuByGroup(), figures.requests / 1000),
+      load1: { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN },
+    };
+    log(
+      `lookups by ${by}: ${Math.round(figures.requestsPerSecond)} requests/s, p99 ${figures.latency.p99.toFixed(1)} ms, errors ${figures.errors}; CPU µs/lookup ${JSON.stringify(roundAll(run.cpuUsPerLookupByProcess))}`,
+    );
+    results.push(run);
   }
   return results;
 }
@@ -734,7 +754,7 @@ type Report = {
   machine: { cpus: number; node: string; kafka: string };
   fixedRate: { rate: number };
   activation: ActivationRun | undefined;
-  lookups: readonly LookupFigures[];
+  lookups: readonly LookupRun[];
   corporate: readonly CorporateRun[];
   corporatePeakRssMb: number | undefined;
 };

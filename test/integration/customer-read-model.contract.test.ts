@@ -301,6 +301,31 @@ describe.each(adapters)('customer read model on %s', (_name, open) => {
       expect(documents.map((d) => d.document.customerId)).toEqual(expect.arrayContaining(written));
     });
 
+    it('answers from the new generation right after the switch-over, on the connections that answered before it', async () => {
+      const events = await appendCustomers(db.pool, 10);
+      startProjector();
+      await untilCount(10);
+      const before = await activeGeneration(db.pool, readModel.projectionName);
+      const keys = events.flatMap((event) => {
+        const payload = event.payload as { customerId: CustomerId; email: string };
+        return [{ by: 'id', value: payload.customerId } as const, { by: 'email', value: payload.email } as const];
+      });
+      const answers = async () => Promise.all(keys.map(async (key) => (await readModel.find(key))?.customerId));
+      const expected = events.flatMap((event) => [event.streamId, event.streamId]);
+      // One after the other, several times: the same pooled connections run each lookup statement again and again (on
+      // PostgreSQL a prepared statement, planned once per connection).
+      for (let round = 0; round < 8; round += 1) {
+        for (const key of keys) await readModel.find(key);
+      }
+      expect(await answers()).toEqual(expected);
+
+      const report = await rebuildProjection(db.pool, customerProjection(readModel), { logger, batchSize: 4 });
+      // The old generation was dropped with the switch-over: every answer now comes from the new one.
+      expect(report.previousGeneration).toBe(before);
+      for (const key of keys) expect((await readModel.find(key))?.customerId).toBe(expected[keys.indexOf(key)]);
+      expect(await answers()).toEqual(expected);
+    });
+
     it('is safe to interrupt and rerun: the old generation serves until a rerun completes', async () => {
       await appendCustomers(db.pool, 40);
       startProjector();
