@@ -4,7 +4,7 @@
  * them or at a fixed rate, each stamped with the moment it is sent (its `time`, with milliseconds, becomes the
  * company's `registered_at`); and every `customer-saved` and `user-saved` read back with the stream's own timestamp.
  */
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { v4 as uuidv4 } from 'uuid';
 import type { Distribution } from './measure.js';
@@ -202,4 +202,32 @@ export async function corporateTimings(
     lastCommittedAt: Math.max(...rows.map((row) => Number(row.committed_ms))),
     lastPublishedAt,
   };
+}
+
+/**
+ * Where a run that stopped making progress is stuck: the database (companies committed, outbox rows unpublished per
+ * destination), the service's durable consumer and the stream (messages per subject). One line, for the log.
+ */
+export async function corporateStallReport(pool: pg.Pool, url: string, stream: string, durable: string): Promise<string> {
+  const { rows } = await pool.query<{ companies: string; unpublished: Record<string, number> | null }>(
+    `SELECT (SELECT count(*) FROM companies) AS companies,
+            (SELECT json_object_agg(destination, n) FROM (SELECT destination, count(*) AS n FROM outbox WHERE published_at IS NULL GROUP BY destination) AS d) AS unpublished`,
+  );
+  const nc = await connect({ servers: url, name: 'bench-corporate-diagnosis' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const consumer = await jsm.consumers.info(stream, durable);
+    const info = await jsm.streams.info(stream, { subjects_filter: '>' });
+    const consumerState = {
+      pending: consumer.num_pending,
+      ackPending: consumer.num_ack_pending,
+      redelivered: consumer.num_redelivered,
+      waiting: consumer.num_waiting,
+      delivered: consumer.delivered.stream_seq,
+      ackFloor: consumer.ack_floor.stream_seq,
+    };
+    return `database ${JSON.stringify(rows[0])}; consumer ${JSON.stringify(consumerState)}; stream ${JSON.stringify(info.state.subjects ?? {})}`;
+  } finally {
+    await nc.close();
+  }
 }

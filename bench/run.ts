@@ -34,6 +34,7 @@ import {
   checkCorporateCorrectness,
   connectCorporateLoad,
   CORPORATE_USERS_PER_COMPANY,
+  corporateStallReport,
   corporateTimings,
   watchCorporateOutput,
   type CorporateCorrectness,
@@ -641,6 +642,10 @@ interface CorporateRun {
   readonly committed: Distribution;
   readonly published: Distribution;
   readonly cpuMsPerRegistration: number;
+  /** CPU ms per registration of each process group (service, PostgreSQL, nats-server as `broker`, the benchmark). */
+  readonly cpuMsPerRegistrationByProcess: Record<CpuGroup, number>;
+  /** The machine's 1-minute load average when the run started and when it ended. */
+  readonly load1: { readonly atStart: number; readonly atEnd: number };
   readonly rssAfterMb: number;
   readonly correctness: CorporateCorrectness;
 }
@@ -679,6 +684,8 @@ async function startCorporatePipeline(database: ReturnType<typeof databaseFactor
 
 async function measureCorporateRun(pipeline: CorporatePipeline, name: string, count: number, rate?: number): Promise<CorporateRun> {
   const cpuBefore = await pipeline.service.cpuSeconds();
+  const groupsBefore = await cpuByGroup();
+  const loadAtStart = loadavg()[0] ?? Number.NaN;
   log(`${name}: sending ${count} registrations${rate === undefined ? ' as fast as possible' : ` at ${rate}/s`}…`);
   let sentSoFar = 0;
   const ticker = setInterval(() => {
@@ -689,13 +696,25 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
     pipeline.expectedCompanies += sent.companies;
     const expected = { companies: pipeline.expectedCompanies, users: pipeline.expectedCompanies * CORPORATE_USERS_PER_COMPANY };
     const deadline = Date.now() + 120_000 + count * 20;
+    let seen = -1;
+    let lastProgressAt = Date.now();
     while (pipeline.watch.customerSaved.length < expected.companies || pipeline.watch.userSaved.length < expected.users) {
+      const now = pipeline.watch.customerSaved.length + pipeline.watch.userSaved.length;
+      if (now !== seen) {
+        seen = now;
+        lastProgressAt = Date.now();
+      } else if (Date.now() - lastProgressAt > 15_000) {
+        // Nothing new on the stream for 15 s: say which part is stuck (the service, its consumer, or this watch).
+        log(`  ${name}: no progress for 15 s: ${await corporateStallReport(pipeline.pool, pipeline.nats.url, CORPORATE_STREAM, 'customer-service').catch((error: unknown) => String(error))}`);
+        lastProgressAt = Date.now();
+      }
       if (Date.now() > deadline) {
         throw new Error(`${name}: not done: customer-saved ${pipeline.watch.customerSaved.length}/${expected.companies}, user-saved ${pipeline.watch.userSaved.length}/${expected.users}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const cpuAfter = await pipeline.service.cpuSeconds();
+    const groupsAfter = await cpuByGroup();
     const timings = await corporateTimings(pipeline.pool, pipeline.watch, sent.firstSentAt, sent.lastSentAt + 1);
     const correctness = await checkCorporateCorrectness(pipeline.pool, expected, pipeline.watch);
     const seconds = (Math.max(timings.lastPublishedAt, timings.lastCommittedAt) - sent.firstSentAt) / 1000;
@@ -707,10 +726,14 @@ async function measureCorporateRun(pipeline: CorporatePipeline, name: string, co
       committed: timings.committed,
       published: timings.published,
       cpuMsPerRegistration: ((cpuAfter - cpuBefore) * 1000) / sent.companies,
+      cpuMsPerRegistrationByProcess: cpuDelta(groupsBefore, groupsAfter, sent.companies),
+      load1: { atStart: loadAtStart, atEnd: loadavg()[0] ?? Number.NaN },
       rssAfterMb: (await pipeline.service.rss()) / 2 ** 20,
       correctness,
     };
-    log(`${name}: ${Math.round(run.throughput)} registrations/s, correct: ${correctness.ok}`);
+    log(
+      `${name}: ${Math.round(run.throughput)} registrations/s, correct: ${correctness.ok}; CPU ms/registration ${JSON.stringify(roundAll(run.cpuMsPerRegistrationByProcess))}; load ${run.load1.atStart.toFixed(1)} → ${run.load1.atEnd.toFixed(1)}`,
+    );
     return run;
   } finally {
     clearInterval(ticker);

@@ -34,7 +34,15 @@ export async function startServiceProcess(options: {
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, 'dist/main.js', 'serve'], {
     cwd: options.root,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(options.port), LOG_LEVEL: 'warn', ...options.env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(options.port),
+      LOG_LEVEL: 'warn',
+      // A/B of the read model written in the use cases' transactions (`READ_MODEL_IN_TRANSACTION=true npm run bench`).
+      ...(process.env.READ_MODEL_IN_TRANSACTION === undefined ? {} : { READ_MODEL_IN_TRANSACTION: process.env.READ_MODEL_IN_TRANSACTION }),
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -26,8 +26,8 @@ export const PLANTS = {
   /** A JetStream message acknowledged before its transaction commits: a failure after the ack is never redelivered. */
   'nats-ack-first': {
     file: 'src/platform/nats/consumer.ts',
-    find: '      outcome = await options.handle(inbound);',
-    replace: '      await message.ackAck(); // PLANTED DEFECT\n      outcome = await options.handle(inbound);',
+    find: '      await options.pipeline.handle([inbound]);',
+    replace: '      await message.ackAck(); // PLANTED DEFECT\n      await options.pipeline.handle([inbound]);',
     expect: 'lost',
   },
   /** Customer numbers taken on another connection (autocommit): a rolled-back registration burns its number. */

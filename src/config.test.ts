@@ -192,7 +192,13 @@ describe('Kafka configuration', () => {
 
   describe('read model', () => {
     it('serves from PostgreSQL unless MONGODB_URL is set, with projector defaults', () => {
-      expect(loadConfig({}).readModel).toEqual({ batchSize: 500, pollIntervalMs: 250 });
+      expect(loadConfig({}).readModel).toEqual({ batchSize: 500, pollIntervalMs: 250, inTransaction: false });
+    });
+
+    it('writes the documents in the use cases’ transactions only when READ_MODEL_IN_TRANSACTION is true', () => {
+      expect(loadConfig({ READ_MODEL_IN_TRANSACTION: 'true' }).readModel.inTransaction).toBe(true);
+      expect(loadConfig({ READ_MODEL_IN_TRANSACTION: 'false' }).readModel.inTransaction).toBe(false);
+      expect(problemsOf({ READ_MODEL_IN_TRANSACTION: 'sometimes' }).join('\n')).toContain('READ_MODEL_IN_TRANSACTION');
     });
 
     it('uses MongoDB when MONGODB_URL is set, replica-set URLs included', () => {
@@ -201,6 +207,7 @@ describe('Kafka configuration', () => {
         mongodb: { url, database: 'customers' },
         batchSize: 100,
         pollIntervalMs: 250,
+        inTransaction: false,
       });
     });
 

@@ -153,6 +153,7 @@ const environmentSchema = z.object({
   MONGODB_DATABASE: z.string().regex(/^[^/\\. "$]{1,63}$/, 'expected a MongoDB database name').default('customer-service'),
   PROJECTOR_BATCH_SIZE: positiveInt.max(10_000).default(500),
   PROJECTOR_POLL_INTERVAL_MS: positiveInt.max(60_000).default(250),
+  READ_MODEL_IN_TRANSACTION: bool.default(false),
   // knapscen's MySQL (disco_services): mirrored from our companies and users when set.
   KNAPSCEN_MYSQL_URL: z.url({ protocol: /^(mysql|mariadb)$/, error: 'expected a mysql:// URL' }).optional(),
   // NATS JetStream (corporate flow). NATS_SERVER is the knapscen-config Secret's name for NATS_URL.
@@ -251,6 +252,11 @@ export interface Config {
     readonly mongodb?: { readonly url: string; readonly database: string; readonly tlsCaFile?: string };
     readonly batchSize: number;
     readonly pollIntervalMs: number;
+    /**
+     * PostgreSQL read model only: registration and activation write the documents in their own transactions (visible
+     * on commit) and the projector passes those events by (READ_MODEL_IN_TRANSACTION).
+     */
+    readonly inTransaction: boolean;
   };
   /** Absent when neither NATS_URL nor NATS_SERVER is set: the JetStream consumer and relays are off. */
   readonly nats?: NatsConfig;
@@ -328,6 +334,7 @@ export function loadConfig(env: Environment = process.env): Config {
         : { mongodb: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE, ...(e.MONGODB_TLS_CA_FILE === undefined ? {} : { tlsCaFile: e.MONGODB_TLS_CA_FILE }) } }),
       batchSize: e.PROJECTOR_BATCH_SIZE,
       pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
+      inTransaction: e.READ_MODEL_IN_TRANSACTION,
     },
     ...(nats === undefined ? {} : { nats }),
     ...(e.KNAPSCEN_MYSQL_URL === undefined ? {} : { knapscenMirror: { mysqlUrl: e.KNAPSCEN_MYSQL_URL } }),

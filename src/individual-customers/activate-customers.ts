@@ -4,8 +4,10 @@
  * Load → decide (`domain/activation.ts`, pure) → persist, in one transaction per batch
  * (`platform/postgres/load-decide-persist.ts`): one statement writes the customer row (status, verified e-mail, last
  * activity), the `CustomerActivated` event (the next version of the customer's stream), the inbox row and the outbox
- * row. A duplicate (redelivery, or a customer already active) and a user without a customer
- * write nothing; the caller decides what "not found" means for its transport (Kafka retries, HTTP answers 409).
+ * row, and, when the read model is in PostgreSQL and holds the customer's previous document, the activated document
+ * (made of that one as the projector would: ACTIVE visible on commit; otherwise the projector applies it). A duplicate
+ * (redelivery, or a customer already active) and a user without a customer write nothing; the caller decides what
+ * "not found" means for its transport (Kafka retries, HTTP answers 409).
  *
  * The transaction takes the same per-user advisory lock as registration, so an activation and the registration of the
  * same user serialise; and since an activation can only see a committed registration, its outbox row comes after the
@@ -31,6 +33,8 @@ import type { CustomerActivated } from './domain/events.js';
 import { INBOX_CONSUMER, userLockKey } from './register-customers.js';
 import type { UserActivated } from './user-activated.schema.js';
 import { customerEventMessage, storedCustomerEvent } from './customer-event-records.js';
+import { customerAfterActivated, type ReadModelInTransaction } from './customer-read-model.js';
+import type { CustomerId } from './domain/ids.js';
 
 export interface ActivateCustomerCommand {
   readonly event: UserActivated;
@@ -55,6 +59,8 @@ export interface ActivateCustomersDeps {
   readonly newId: () => string;
   /** Called after a transaction that activated customers has committed: wakes the outbox relay and the projector. */
   readonly onCommitted?: () => void;
+  /** When the read model is in this PostgreSQL: the documents are written in the activation's transaction. */
+  readonly readModel?: ReadModelInTransaction | undefined;
   readonly metrics?: Metrics;
   readonly logger?: Logger;
   readonly maxCommandsPerTransaction?: number;
@@ -114,12 +120,20 @@ async function activateWithin(
 ): Promise<ActivationResult[]> {
   const activations = commands.map(toActivation);
   const eventIds = commands.map((command) => command.event.eventId.toLowerCase());
-  const decisions = await loadDecidePersist(deps.pool, {
+  const { readModel } = deps;
+  const { decisions } = await loadDecidePersist(deps.pool, {
     locks: activations.map((activation) => userLockKey(activation.userId)),
+    sharedLocks: readModel === undefined ? [] : [readModel.lockKey],
     load: (client) =>
-      loadCustomerState(client, { consumer: INBOX_CONSUMER, eventIds, userIds: activations.map((activation) => activation.userId), months: [] }),
-    decide: (state) =>
-      decideActivations(
+      loadCustomerState(client, {
+        consumer: INBOX_CONSUMER,
+        eventIds,
+        userIds: activations.map((activation) => activation.userId),
+        months: [],
+        documents: readModel !== undefined,
+      }),
+    decide: (state) => ({
+      decisions: decideActivations(
         {
           processed: state.processed,
           customers: new Map(state.customers.map((customer) => [customer.userId, customer])),
@@ -128,14 +142,24 @@ async function activateWithin(
         activations,
         { newId: deps.newId, now: deps.clock() },
       ),
-    writes: (decided) => {
+      documents: state.documents,
+    }),
+    writes: ({ decisions: decided, documents }) => {
       const activated = decided.flatMap((decision, index) =>
         decision.outcome === 'activated' ? [{ ...decision, index, command: commands[index] as ActivateCustomerCommand, trace: traceOf(spans, index) }] : [],
       );
-      // The customer row, the event, its inbox row and its outbox row.
+      const stored = activated.map(({ command, event, streamVersion, trace }) => storedCustomerEvent(event, streamVersion, { trace, source: command.source }));
+      // The projector's rule applied to the document the previous event left; a customer whose document is not there
+      // at that version (an adopted row, or a registration the projector has not reached) is left to the projector.
+      const evolved = stored.flatMap((event) => {
+        const previous = documents.get(event.streamId as CustomerId);
+        return previous?.version === event.streamVersion - 1 ? [customerAfterActivated(previous, event)] : [];
+      });
+      // The customer row, the event, its inbox row, its outbox row and its document.
       return [
         activateCustomersStatement(activated.map((item) => item.customer)),
-        appendEventsStatement(activated.map(({ command, event, streamVersion, trace }) => storedCustomerEvent(event, streamVersion, { trace, source: command.source }))),
+        appendEventsStatement(stored),
+        readModel?.upsertStatement(evolved),
         recordProcessedStatement(
           INBOX_CONSUMER,
           activated.map(({ index, command }) => ({ messageId: eventIds[index] as string, messageType: command.event.eventType })),
@@ -143,10 +167,12 @@ async function activateWithin(
         enqueueStatement(activated.map(({ event, trace }) => customerEventMessage(event, trace))),
       ];
     },
-    persisting: (write, decided) => {
-      // A child of the span of the first command the batch activates.
+    persisting: (write, { decisions: decided }) => {
+      // A child of the span of the first command the batch activates; `project_read_model` beside it when the
+      // statement writes the documents too.
       const first = spans[decided.findIndex((decision) => decision.outcome === 'activated')];
-      return inSpan('persist_event', { parent: first === undefined ? context.active() : trace.setSpan(context.active(), first) }, write);
+      const parent = first === undefined ? context.active() : trace.setSpan(context.active(), first);
+      return inSpan('persist_event', { parent }, () => (readModel === undefined ? write() : inSpan('project_read_model', { parent }, write)));
     },
   });
   return decisions.map((decision): ActivationResult =>

@@ -1,11 +1,18 @@
 /**
  * The customer read model in PostgreSQL (table `customer_documents`, migration 0002): the document as jsonb, its
- * `_version`, and copies of the looked-up fields as indexed columns. Writes go through the projector's transaction,
- * so documents and checkpoint commit together; reads see the active generation in the same statement.
+ * `_version`, and copies of the looked-up fields as indexed columns. Reads see the active generation in the same
+ * statement.
+ *
+ * Registration and activation write their documents into the active generation in their own transactions
+ * (`inTransaction`), so a customer is visible the moment it commits; the projector passes those events by and writes
+ * the rest (events of instances that did not write them, a rebuild's generation) in its own transaction, documents
+ * and checkpoint together. A rebuild's switch-over carries the writers' documents beyond its checkpoint over.
  */
 import { createCoalescer } from '../platform/coalesce.js';
 import type { Pool } from '../platform/postgres/database.js';
-import type { CustomerReadModel, VersionedCustomer } from './customer-read-model.js';
+import { projectionWritersLockKey, readGeneration } from '../platform/postgres/projector.js';
+import { jsonColumn, jsonElements, type Statement } from '../platform/postgres/statements.js';
+import type { CustomerReadModel, ReadModelInTransaction, VersionedCustomer } from './customer-read-model.js';
 import { CUSTOMERS_PROJECTION } from './customer-read-model.js';
 import type { CustomerKey } from './customer-store.js';
 import type { Customer } from './domain/customer.js';
@@ -48,7 +55,58 @@ function createFinder(pool: Pool, by: CustomerKey['by']): (keys: readonly string
   return createCoalescer(find, { maxItems: 256 });
 }
 
-export function createPostgresCustomerReadModel(pool: Pool): CustomerReadModel {
+/**
+ * Upserts `customers` into the generation `generation` selects (a query of one column, `generation`; none: nothing is
+ * written; `$1` is the first value of the statement). A document moves only to a higher version: replaying an event,
+ * or an older one, changes nothing.
+ */
+function upsertStatement(customers: readonly VersionedCustomer[], generation: { sql: string; values: readonly unknown[] }): Statement {
+  const n = generation.values.length;
+  const p = (index: number) => `$${String(n + index)}`;
+  return {
+    text: `INSERT INTO customer_documents
+       (generation, customer_id, user_id, customer_number, email_lower, status, registered_at, version, document)
+     SELECT g.generation, d.*
+     FROM (${generation.sql}) AS g
+     CROSS JOIN unnest(${p(1)}::uuid[], ${p(2)}::uuid[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::timestamptz[],
+                       ${p(7)}::int[], ${jsonElements(p(8), 'jsonb')}) AS d
+     ON CONFLICT (generation, customer_id) DO UPDATE
+       SET user_id = excluded.user_id, customer_number = excluded.customer_number, email_lower = excluded.email_lower,
+           status = excluded.status, registered_at = excluded.registered_at, version = excluded.version,
+           document = excluded.document
+       WHERE customer_documents.version < excluded.version`,
+    values: [
+      ...generation.values,
+      customers.map((c) => c.document.customerId),
+      customers.map((c) => c.document.userId),
+      customers.map((c) => c.document.customerNumber),
+      customers.map((c) => c.document.email.address.toLowerCase()),
+      customers.map((c) => c.document.status),
+      customers.map((c) => c.document.registeredAt),
+      customers.map((c) => c.version),
+      jsonColumn(customers.map((c) => JSON.stringify(c.document))),
+    ],
+  };
+}
+
+/** See `ReadModelInTransaction`: documents written in the use case's own statement, into the active generation. */
+export function postgresDocumentsInTransaction(): ReadModelInTransaction {
+  return {
+    lockKey: projectionWritersLockKey(CUSTOMERS_PROJECTION),
+    upsertStatement: (customers) => (customers.length === 0 ? undefined : upsertStatement(customers, { sql: `SELECT generation FROM projection_checkpoints WHERE projection = '${CUSTOMERS_PROJECTION}' AND state = 'active'`, values: [] })),
+    async versions(customerIds, target) {
+      if (customerIds.length === 0) return new Map();
+      const { rows } = await target.client.query<{ customer_id: string; version: number }>(
+        'SELECT customer_id, version FROM customer_documents WHERE generation = $1 AND customer_id = ANY($2::uuid[])',
+        [target.generation, customerIds],
+      );
+      return new Map(rows.map((row) => [row.customer_id, row.version]));
+    },
+  };
+}
+
+/** `inTransaction` (default true): the use cases write the documents and the projector passes their events by. */
+export function createPostgresCustomerReadModel(pool: Pool, options: { readonly inTransaction?: boolean } = {}): CustomerReadModel {
   const finders = {
     id: createFinder(pool, 'id'),
     userId: createFinder(pool, 'userId'),
@@ -57,33 +115,13 @@ export function createPostgresCustomerReadModel(pool: Pool): CustomerReadModel {
   };
   return {
     projectionName: CUSTOMERS_PROJECTION,
+    ...(options.inTransaction === false ? {} : { inTransaction: postgresDocumentsInTransaction() }),
     async prepare() {},
 
     async upsert(customers, target) {
       if (customers.length === 0) return;
-      // A document moves only to a higher version: replaying an event, or an older one, changes nothing.
-      await target.client.query(
-        `INSERT INTO customer_documents
-           (generation, customer_id, user_id, customer_number, email_lower, status, registered_at, version, document)
-         SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::int[],
-                                  $9::jsonb[])
-         ON CONFLICT (generation, customer_id) DO UPDATE
-           SET user_id = excluded.user_id, customer_number = excluded.customer_number, email_lower = excluded.email_lower,
-               status = excluded.status, registered_at = excluded.registered_at, version = excluded.version,
-               document = excluded.document
-           WHERE customer_documents.version < excluded.version`,
-        [
-          target.generation,
-          customers.map((c) => c.document.customerId),
-          customers.map((c) => c.document.userId),
-          customers.map((c) => c.document.customerNumber),
-          customers.map((c) => c.document.email.address.toLowerCase()),
-          customers.map((c) => c.document.status),
-          customers.map((c) => c.document.registeredAt),
-          customers.map((c) => c.version),
-          customers.map((c) => JSON.stringify(c.document)),
-        ],
-      );
+      const statement = upsertStatement(customers, { sql: 'SELECT $1::int AS generation', values: [target.generation] });
+      await target.client.query(statement.text, [...statement.values]);
     },
 
     async get(customerIds, target) {
@@ -111,7 +149,29 @@ export function createPostgresCustomerReadModel(pool: Pool): CustomerReadModel {
     },
 
     // The switch is the projector's flip of the two checkpoint rows: reads pick the active generation per statement.
-    async activate() {},
+    // Before it, the documents the use cases wrote into the old generation for events beyond the new one's checkpoint
+    // are copied over (each is the projector's own document of its event; no writer is in flight, the switch holds
+    // their lock); the projector passes those events by once the new generation is active.
+    async activate(next, previous) {
+      const checkpoint = await readGeneration(next.client, CUSTOMERS_PROJECTION, next.generation);
+      if (checkpoint === undefined) throw new Error(`generation ${String(next.generation)} of ${CUSTOMERS_PROJECTION} vanished`);
+      await next.client.query(
+        `INSERT INTO customer_documents AS d
+           (generation, customer_id, user_id, customer_number, email_lower, status, registered_at, version, document)
+         SELECT $1, p.customer_id, p.user_id, p.customer_number, p.email_lower, p.status, p.registered_at, p.version, p.document
+         FROM customer_documents p
+         WHERE p.generation = $2
+           AND p.customer_id = ANY (SELECT DISTINCT e.stream_id::uuid FROM event_store e
+                                    WHERE (e.transaction_id, e.global_position) > ($3::xid8, $4::bigint) AND e.stream_type = 'Customer')
+         ORDER BY p.customer_id
+         ON CONFLICT (generation, customer_id) DO UPDATE
+           SET user_id = excluded.user_id, customer_number = excluded.customer_number, email_lower = excluded.email_lower,
+               status = excluded.status, registered_at = excluded.registered_at, version = excluded.version,
+               document = excluded.document
+           WHERE d.version < excluded.version`,
+        [next.generation, previous.generation, checkpoint.transaction_id, checkpoint.global_position],
+      );
+    },
 
     async dropGeneration(generation) {
       await pool.query('DELETE FROM customer_documents WHERE generation = $1', [generation]);

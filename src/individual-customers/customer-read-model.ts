@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Projection, ProjectionTarget, StoredEvent } from '../platform/postgres/projector.js';
 import type { Queryable } from '../platform/postgres/database.js';
+import type { Statement } from '../platform/postgres/statements.js';
 import type { CustomerKey } from './customer-store.js';
 import type { Customer } from './domain/customer.js';
 import { newCustomer } from './domain/customer.js';
@@ -45,12 +46,37 @@ export interface CustomerReadModel {
   activate(next: ReadModelTarget, previous: ReadModelTarget): Promise<void>;
   dropGeneration(generation: number): Promise<void>;
   /**
+   * Present when the read model lives in the service's PostgreSQL: the use cases then write documents in their own
+   * transactions (visible on commit), and the projector passes by what they wrote.
+   */
+  readonly inTransaction?: ReadModelInTransaction;
+  /**
    * True when a store apart from the service's PostgreSQL (MongoDB) answers, for readiness; absent when the read model
    * lives in that PostgreSQL, whose own check covers it.
    */
   ping?(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * Writing documents inside a use case's transaction (SPEC §2.6 still holds: each is exactly the document the projector
+ * makes of the event the transaction appends, at its stream version, and only replaces a lower `_version`).
+ */
+export interface ReadModelInTransaction {
+  /**
+   * Held shared by the writing transaction until it commits (`projectionWritersLockKey`): a rebuild's switch-over
+   * holds it exclusively, so the generation a transaction loads from and writes to stays the active one until it
+   * commits, and the switch sees every document written before it.
+   */
+  readonly lockKey: string;
+  /** Upserts `customers` into the active generation; undefined when there are none. */
+  upsertStatement(customers: readonly VersionedCustomer[]): Statement | undefined;
+  /** The `_version` of each of `customerIds` that has a document in a generation (what the projector may pass by). */
+  versions(customerIds: readonly string[], target: ReadModelTarget): Promise<Map<string, number>>;
+}
+
+/** The part of a stored event a document is made from: the stored payload and its stream version. */
+export type ProjectedEvent = Pick<StoredEvent, 'payload' | 'streamVersion'>;
 
 /** The payload of `CustomerRegistered` as stored in the event store (the published one lacks `marketingOptIn`). */
 const customerRegisteredPayload = z.object({
@@ -67,7 +93,7 @@ const customerRegisteredPayload = z.object({
 });
 
 /** The document a `CustomerRegistered` event creates: the domain's own rules, applied to the event's facts. */
-export function customerFromRegistered(event: StoredEvent): VersionedCustomer {
+export function customerFromRegistered(event: ProjectedEvent): VersionedCustomer {
   const payload = customerRegisteredPayload.parse(event.payload);
   const customer = newCustomer(
     {
@@ -92,7 +118,7 @@ const customerActivatedPayload = z.object({ customerId: z.string(), activatedAt:
  * The document after a `CustomerActivated`: the domain's own rule (`activate`) applied to the document as the previous
  * event of the stream left it. `lastActivityAt` is `activatedAt` exactly as recorded.
  */
-export function customerAfterActivated(previous: VersionedCustomer, event: StoredEvent): VersionedCustomer {
+export function customerAfterActivated(previous: VersionedCustomer, event: ProjectedEvent): VersionedCustomer {
   const payload = customerActivatedPayload.parse(event.payload);
   const activated = activate(previous.document, new Date(payload.activatedAt));
   return { document: { ...activated, lastActivityAt: payload.activatedAt }, version: event.streamVersion };
@@ -100,9 +126,21 @@ export function customerAfterActivated(previous: VersionedCustomer, event: Store
 
 /** The projection the projector runs: `CustomerRegistered` creates documents, `CustomerActivated` evolves them. */
 export function customerProjection(readModel: CustomerReadModel): Projection {
+  const { inTransaction } = readModel;
   return {
     name: readModel.projectionName,
     eventTypes: new Set(['CustomerRegistered', 'CustomerActivated']),
+    // A document the use case wrote in the event's own transaction is already at the event's version (or beyond).
+    // Only the active generation gets such documents (a rebuild's gets them copied at the switch).
+    ...(inTransaction === undefined
+      ? {}
+      : {
+          async pending(events, target) {
+            if (!target.active) return events;
+            const versions = await inTransaction.versions([...new Set(events.map((event) => event.streamId))], target);
+            return events.filter((event) => (versions.get(event.streamId) ?? 0) < event.streamVersion);
+          },
+        }),
     async apply(events, target) {
       // The latest version per customer in this batch; older ones would be replaced anyway. A later event of a stream
       // applies to the document as this batch left it, or else as stored.

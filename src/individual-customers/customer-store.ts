@@ -66,6 +66,11 @@ export interface CustomerCommandState {
   readonly streamVersions: Map<CustomerId, number>;
   /** The last number given in each of the asked months that has given one. */
   readonly lastNumbers: Map<YearMonth, number>;
+  /**
+   * When asked for: the read-model document of each of those customers that has one in the active generation of the
+   * PostgreSQL read model, with its `_version` (what an activation's document is made from).
+   */
+  readonly documents: Map<CustomerId, { readonly document: Customer; readonly version: number }>;
 }
 
 /**
@@ -80,16 +85,28 @@ export async function loadCustomerState(
     readonly eventIds: readonly string[];
     readonly userIds: readonly string[];
     readonly months: readonly YearMonth[];
+    /** Also load the customers' documents of the PostgreSQL read model (`documents`). */
+    readonly documents?: boolean;
   },
 ): Promise<CustomerCommandState> {
-  const { rows } = await client.query<Partial<CustomerRow> & { processed: string[]; numbers: Record<string, number>; stream_version: number | null }>(
+  const { rows } = await client.query<
+    Partial<CustomerRow> & {
+      processed: string[];
+      numbers: Record<string, number>;
+      stream_version: number | null;
+      read_model_document?: Customer | null;
+      read_model_version?: number | null;
+    }
+  >(
     `SELECT x.processed, x.numbers, c.*, p.email_notifications, p.sms_notifications, p.push_notifications, p.marketing_communications,
             p.share_data_with_partners, p.allow_analytics,
             (SELECT max(e.stream_version) FROM event_store e WHERE e.stream_type = 'Customer' AND e.stream_id = c.id::text) AS stream_version
+            ${query.documents === true ? READ_MODEL_COLUMNS : ''}
      FROM (SELECT (SELECT coalesce(array_agg(message_id), '{}') FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])) AS processed,
                   (SELECT coalesce(json_object_agg(year_month, current_value), '{}')
                    FROM customer_number_sequences WHERE year_month = ANY($4::text[])) AS numbers) AS x
-     LEFT JOIN (customers c JOIN customer_preferences p ON p.customer_id = c.id) ON c.user_id = ANY($3::uuid[])`,
+     LEFT JOIN (customers c JOIN customer_preferences p ON p.customer_id = c.id) ON c.user_id = ANY($3::uuid[])
+     ${query.documents === true ? READ_MODEL_JOIN : ''}`,
     [query.consumer, query.eventIds, query.userIds, query.months],
   );
   const found = rows.filter((row) => row.id !== null && row.id !== undefined);
@@ -98,8 +115,21 @@ export async function loadCustomerState(
     customers: found.map((row) => toCustomer(row as CustomerRow)),
     streamVersions: new Map(found.map((row) => [row.id as CustomerId, row.stream_version ?? 0])),
     lastNumbers: new Map(Object.entries(rows[0]?.numbers ?? {}).map(([month, value]) => [month as YearMonth, value])),
+    documents: new Map(
+      found.flatMap((row) =>
+        row.read_model_document === null || row.read_model_document === undefined || row.read_model_version === null || row.read_model_version === undefined
+          ? []
+          : [[row.id as CustomerId, { document: row.read_model_document, version: row.read_model_version }] as const],
+      ),
+    ),
   };
 }
+
+/** The PostgreSQL read model's document of each loaded customer, from its active generation (projection `customers`, CUSTOMERS_PROJECTION). */
+const READ_MODEL_COLUMNS = ', d.document AS read_model_document, d.version AS read_model_version';
+const READ_MODEL_JOIN = `LEFT JOIN customer_documents d
+       ON d.generation = (SELECT generation FROM projection_checkpoints WHERE projection = 'customers' AND state = 'active')
+      AND d.customer_id = c.id`;
 
 /**
  * The new values of the months' number sequences. The transaction holds the months' locks since before it loaded

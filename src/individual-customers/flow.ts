@@ -10,6 +10,7 @@ import { createActivateCustomers } from './activate-customers.js';
 import { customerProjection } from './customer-read-model.js';
 import { findCustomerByQuery, individualCustomersHttp } from './customers.http.js';
 import { startKafkaFlow } from './kafka-flow.js';
+import { postgresDocumentsInTransaction } from './customer-read-model.postgres.js';
 import { openCustomerReadModel } from './open-read-model.js';
 import { CUSTOMER_EVENTS } from './outbox.js';
 import { publishUserRegisteredCommand } from './publish-user-registered.cli.js';
@@ -32,6 +33,8 @@ export const individualCustomers: Flow<Config> = {
       logger,
       // The service's console passes its metrics, so replayed registrations count like any other.
       ...(metrics === undefined ? {} : { metrics }),
+      // Visible on commit, as live registrations are.
+      ...(config.readModel.mongodb === undefined && config.readModel.inTransaction ? { readModel: postgresDocumentsInTransaction() } : {}),
     });
     const handler = createUserEventsHandler({
       register,
@@ -68,7 +71,17 @@ async function startIndividualCustomers({ config, pool, logger, metrics, teardow
   });
   // The projector stops (finishing its batch) before the store it writes to closes.
   teardown.defer(() => projector.stop());
-  const useCaseDeps = { metrics, logger, onCommitted: fanOut(projectorWake, relayWake), pool, clock: () => new Date(), newId: () => uuidv7() };
+  // With READ_MODEL_IN_TRANSACTION, a read model in this PostgreSQL gets its documents in the use cases' own
+  // transactions (visible on commit); the projector then passes those events by, and serves MongoDB and the rest.
+  const useCaseDeps = {
+    metrics,
+    logger,
+    onCommitted: fanOut(projectorWake, relayWake),
+    pool,
+    clock: () => new Date(),
+    newId: () => uuidv7(),
+    readModel: readModel.inTransaction,
+  };
   const register = createRegisterCustomers({ ...useCaseDeps, numberPrefix: config.customers.numberPrefix });
   const activate = createActivateCustomers(useCaseDeps);
   const findCustomer: Parameters<typeof individualCustomersHttp>[0]['findCustomer'] = (key) => readModel.find(key);

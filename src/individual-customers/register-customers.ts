@@ -4,8 +4,9 @@
  * Load → decide → persist, one transaction per batch (`platform/postgres/load-decide-persist.ts`): what is decided
  * is `domain/registration.ts`, pure; this file maps the inputs to it and its decisions to rows, spans, metrics and
  * log lines. For every new customer one statement writes the customer and preferences rows, its month's number
- * sequence, the `CustomerRegistered` event, the inbox row and the outbox row. Nothing is written for a duplicate (a
- * redelivered `eventId`, or a second event for a `userId` that already has a customer).
+ * sequence, the `CustomerRegistered` event, the inbox row and the outbox row, and, when the read model is in
+ * PostgreSQL, its document (visible on commit). Nothing is written for a duplicate (a redelivered `eventId`, or a
+ * second event for a `userId` that already has a customer).
  *
  * Concurrency: each transaction first takes an advisory lock per `userId` and per month of the batch, so "does this
  * user have a customer?", "which number comes next?" and the inserts are atomic across instances. The locks are held
@@ -31,6 +32,7 @@ import type { UserRegistered } from './user-registered.schema.js';
 import { startRegistrationSpans, type RegistrationSpans } from './registration-tracing.js';
 import type { RegisterCustomer, RegistrationResult } from './registration.js';
 import { customerEventMessage, storedCustomerEvent } from './customer-event-records.js';
+import { customerFromRegistered, type ReadModelInTransaction } from './customer-read-model.js';
 
 /** The inbox consumer name of this flow, whatever transport the event arrived on. */
 export const INBOX_CONSUMER = 'individual-customers';
@@ -45,6 +47,8 @@ export interface RegisterCustomersDeps {
   readonly newId: () => string;
   /** Called after a transaction that created customers has committed: wakes the outbox relay and the projector. */
   readonly onCommitted?: () => void;
+  /** When the read model is in this PostgreSQL: the documents are written in the registration's transaction. */
+  readonly readModel?: ReadModelInTransaction | undefined;
   readonly metrics?: Metrics;
   /** One line per outcome (processed, duplicate at debug, rejected); see `platform/outcome-log.ts`. */
   readonly logger?: Logger;
@@ -66,7 +70,7 @@ export type RegisterCustomers = (commands: readonly RegisterCustomer[]) => Promi
 export function createRegisterCustomers(deps: RegisterCustomersDeps): RegisterCustomers {
   const registerInOneTransaction = async (commands: readonly RegisterCustomer[]) => {
     const started = performance.now();
-    const spans = startRegistrationSpans(commands);
+    const spans = startRegistrationSpans(commands, { projecting: deps.readModel !== undefined });
     let results: RegistrationResult[];
     try {
       results = await registerWithin(commands, deps, spans);
@@ -102,6 +106,7 @@ async function registerWithin(
   const { decisions } = await loadDecidePersist(deps.pool, {
     // The months' locks make each number sequence gapless and increasing in commit order, as its row lock would.
     locks: [...registrations.map((registration) => userLockKey(registration.facts.userId)), ...months.map(numberLockKey)],
+    sharedLocks: deps.readModel === undefined ? [] : [deps.readModel.lockKey],
     load: (client) =>
       loadCustomerState(client, {
         consumer: INBOX_CONSUMER,
@@ -120,16 +125,17 @@ async function registerWithin(
       const created = decided.flatMap((decision, index) =>
         decision.outcome === 'created' ? [{ ...decision, command: commands[index] as RegisterCustomer, trace: spans.traceOf(index) }] : [],
       );
+      // The stored event carries every fact the read model needs to rebuild the document; the published envelope
+      // keeps the seed's payload exactly (consumers of customer.events never see this field).
+      const stored = created.map(({ command, customer, event, trace }) =>
+        storedCustomerEvent(event, 1, { trace, source: command.source }, { ...event.payload, marketingOptIn: customer.preferences.communication.marketing }),
+      );
       return [
         setLastNumbersStatement(lastNumbers),
         ...insertCustomersStatements(created.map((item) => item.customer)),
-        appendEventsStatement(
-          // The stored event carries every fact the read model needs to rebuild the document; the published envelope
-          // keeps the seed's payload exactly (consumers of customer.events never see this field).
-          created.map(({ command, customer, event, trace }) =>
-            storedCustomerEvent(event, 1, { trace, source: command.source }, { ...event.payload, marketingOptIn: customer.preferences.communication.marketing }),
-          ),
-        ),
+        appendEventsStatement(stored),
+        // The document the projector would make of the stored event.
+        deps.readModel?.upsertStatement(stored.map(customerFromRegistered)),
         recordProcessedStatement(
           INBOX_CONSUMER,
           created.map(({ command }) => ({ messageId: command.event.eventId.toLowerCase(), messageType: command.event.eventType })),

@@ -1,7 +1,8 @@
 /**
  * Spans of the registration use case (SPEC §6): one `create_customer_profile` per command, a child of the span that
- * consumed it, and the batch's writes (`generate_customer_number`, `persist_customer`, `persist_event`) as its
- * children. A batch writes everything with one statement, which each of those spans covers; they are children of the
+ * consumed it, and the batch's writes (`generate_customer_number`, `persist_customer`, `persist_event`, and
+ * `project_read_model` when the documents are written in the same transaction) as its children. A batch writes
+ * everything with one statement, which each of those spans covers; they are children of the
  * first command's span and link to the others'. The trace context stored with each event (and sent on by the outbox) is its
  * `create_customer_profile` span, so projection and publication continue the same trace.
  */
@@ -25,7 +26,8 @@ export interface RegistrationSpans {
   end(outcome: { readonly results: readonly RegistrationResult[] } | { readonly error: unknown }): void;
 }
 
-export function startRegistrationSpans(commands: readonly RegisterCustomer[]): RegistrationSpans {
+export function startRegistrationSpans(commands: readonly RegisterCustomer[], options: { readonly projecting: boolean }): RegistrationSpans {
+  const writeSteps = options.projecting ? [...WRITE_STEPS, 'project_read_model'] : WRITE_STEPS;
   const spans: Span[] = commands.map((command) =>
     tracer().startSpan(
       'create_customer_profile',
@@ -38,7 +40,7 @@ export function startRegistrationSpans(commands: readonly RegisterCustomer[]): R
   const links = spans.length > 1 ? spans.map((span) => ({ context: span.spanContext() })) : undefined;
   return {
     writing: async (write) => {
-      const steps = WRITE_STEPS.map((name) => tracer().startSpan(name, links === undefined ? {} : { links }, batchParent));
+      const steps = writeSteps.map((name) => tracer().startSpan(name, links === undefined ? {} : { links }, batchParent));
       try {
         await write();
       } catch (error) {

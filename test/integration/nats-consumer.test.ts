@@ -37,7 +37,7 @@ let counter = 0;
  * A stream + consumer of their own, a consumer whose inbound pipeline runs `handle`, and what it parked (recorded in
  * memory instead of the dead-letter store: this is about the transport's policy, not the store).
  */
-async function consumerWith(handle: (message: InboundMessage) => Promise<Settled>, retryDelaysMs = [150, 300], instances = 1) {
+async function consumerWith(handle: (message: InboundMessage) => Promise<Settled>, retryDelaysMs = [150, 300], instances = 1, batchSize?: number) {
   counter += 1;
   const subject = `policy-${counter}`;
   await ensureStreams(jsm, { stream: subject, subjects: [subject], create: true });
@@ -58,6 +58,7 @@ async function consumerWith(handle: (message: InboundMessage) => Promise<Settled
     retryDelaysMs,
     logger,
     spanName: 'consume_test_event',
+    ...(batchSize === undefined ? {} : { batchSize }),
   });
   const running = Array.from({ length: instances }, create);
   for (const instance of running) instance.start();
@@ -67,7 +68,8 @@ async function consumerWith(handle: (message: InboundMessage) => Promise<Settled
       const info = await jsm.consumers.info(subject, 'customer-service');
       return info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq > 0;
     }, 'every message settled');
-  return { subject, parked, consumer, idle, publish: (body: string) => jetstream(nc).publish(subject, body) };
+  const info = () => jsm.consumers.info(subject, 'customer-service');
+  return { subject, parked, consumer, running, idle, info, publish: (body: string) => jetstream(nc).publish(subject, body) };
 }
 
 describe('JetStream consumer retry policy', () => {
@@ -153,5 +155,73 @@ describe('JetStream consumer retry policy', () => {
     } finally {
       await setup.consumer.stop();
     }
+  });
+});
+
+/** A handler that holds each message until the test releases it: `held` lists the payloads in the order they came. */
+function holding() {
+  const held: string[] = [];
+  const releases = new Map<string, () => void>();
+  const handled: string[] = [];
+  return {
+    held,
+    handled,
+    handle: async (message: InboundMessage): Promise<Settled> => {
+      const body = message.payload.toString();
+      held.push(body);
+      await new Promise<void>((resolve) => releases.set(body, resolve));
+      handled.push(body);
+      return { outcome: 'handled', resolution: 'processed' };
+    },
+    release: (...bodies: string[]) => {
+      for (const body of bodies) releases.get(body)?.();
+    },
+  };
+}
+
+describe('JetStream consumer batches', () => {
+  // The ack wait is the first step of the schedule (1 s): held messages live on their heartbeats.
+  const schedule = [1000, 2000];
+
+  it('fetches the next batch while one is being processed, with two batches in hand at most', async () => {
+    const handler = holding();
+    const setup = await consumerWith(handler.handle, schedule, 1, 2);
+    try {
+      for (const body of ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']) await setup.publish(body);
+      // Fetched while m1 and m2 are still in hand.
+      await eventually(() => Promise.resolve(handler.held.length >= 4), 'a second batch fetched during the first');
+      expect(handler.held).toEqual(['m1', 'm2', 'm3', 'm4']);
+      // No third batch until the first is settled, however long it takes (the heartbeats keep all four alive).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(handler.held).toEqual(['m1', 'm2', 'm3', 'm4']);
+      expect((await setup.info()).num_ack_pending).toBe(4);
+      handler.release('m1', 'm2');
+      await eventually(() => Promise.resolve(handler.held.length === 6), 'the third batch fetched once the first is settled');
+      handler.release('m3', 'm4', 'm5', 'm6');
+      await setup.idle();
+      expect(handler.handled).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+      expect(setup.parked).toEqual([]);
+    } finally {
+      handler.release(...handler.held);
+      await setup.consumer.stop();
+    }
+  });
+
+  it('settles both batches in hand before a stop resolves', async () => {
+    const handler = holding();
+    const setup = await consumerWith(handler.handle, schedule, 1, 2);
+    for (const body of ['s1', 's2', 's3', 's4']) await setup.publish(body);
+    await eventually(() => Promise.resolve(handler.held.length === 4), 'two batches in hand');
+    let stopped = false;
+    const stopping = setup.consumer.stop().then(() => (stopped = true));
+    handler.release('s1', 's2');
+    await eventually(async () => (await setup.info()).num_ack_pending === 2, 'the first batch acknowledged');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(stopped).toBe(false);
+    handler.release('s3', 's4');
+    await stopping;
+    // Acknowledged (with the server's confirmation) by the time stop() resolves.
+    expect((await setup.info()).num_ack_pending).toBe(0);
+    expect(handler.handled).toEqual(['s1', 's2', 's3', 's4']);
   });
 });

@@ -130,7 +130,7 @@ describe('tracing of projection and publication', () => {
       publish: () => Promise.resolve(),
     });
     await relay.drain();
-    // The test app's projector applies the event after its commit; its span joins the same trace.
+    // The test app writes the document in the registration's transaction (as the service does): its span joins the same trace.
     const { traceId } = parseTraceparent(incoming);
     const deadline = Date.now() + 10_000;
     while (!tracing.spans().some((span) => span.name === 'project_read_model' && span.spanContext().traceId === traceId)) {

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/platform/postgres/database.js';
+import { createPostgresCustomerReadModel } from '../../src/individual-customers/customer-read-model.postgres.js';
 import { parseUserActivated } from '../../src/individual-customers/user-activated.schema.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { userActivated, userRegistered } from '../support/events.js';
@@ -50,6 +51,27 @@ describe('the transaction of a use case', () => {
     const results = await registerCustomersOn(pool)(Array.from({ length: 25 }, () => ({ event: valid(userRegistered()) })));
     expect(results.every((result) => result.outcome === 'created')).toBe(true);
     expect(shapeOf(sent)).toEqual(['BEGIN+locks', 'load', 'write', 'COMMIT']);
+  });
+
+  it('registers and activates in 4 round trips with the read-model documents too (they join the one write)', async () => {
+    const readModel = createPostgresCustomerReadModel(pool).inTransaction;
+    const events = Array.from({ length: 10 }, () => valid(userRegistered()));
+    const registered = await registerCustomersOn(pool, { readModel })(events.map((event) => ({ event })));
+    expect(registered.every((result) => result.outcome === 'created')).toBe(true);
+    expect(shapeOf(sent)).toEqual(['BEGIN+locks', 'load', 'write', 'COMMIT']);
+    sent = [];
+    const activations = events.map((event) => {
+      const parsed = parseUserActivated(userActivated(event.payload.userId));
+      if (!parsed.ok) throw parsed.error;
+      return { event: parsed.value };
+    });
+    const activated = await activateCustomersOn(pool, { readModel })(activations);
+    expect(activated.every((result) => result.outcome === 'activated')).toBe(true);
+    expect(shapeOf(sent)).toEqual(['BEGIN+locks', 'load', 'write', 'COMMIT']);
+    const documents = await db.rows<{ version: number }>('SELECT version FROM customer_documents WHERE customer_id = ANY($1::uuid[])', [
+      registered.flatMap((result) => (result.outcome === 'created' ? [result.customer.customerId] : [])),
+    ]);
+    expect(documents.map((row) => row.version)).toEqual(Array.from({ length: 10 }, () => 2));
   });
 
   it('writes nothing for a batch of duplicates: 3 round trips', async () => {

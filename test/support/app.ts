@@ -43,6 +43,7 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
   });
   const logger = options.logger ?? testLogger();
   const readModel = createPostgresCustomerReadModel(db.pool);
+  const inTransaction = readModel.inTransaction === undefined ? {} : { readModel: readModel.inTransaction };
   const wake = createWakeSignal();
   const projector = createProjector({ pool: db.pool, projection: customerProjection(readModel), wake, logger, metrics, pollIntervalMs: 100 });
   const app = buildApp({
@@ -50,8 +51,9 @@ export function buildTestApp(db: Pick<TestDatabase, 'pool'>, options: TestAppOpt
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     flows: [
       individualCustomersHttp({
-        register: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
-        activate: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify() }),
+        // As the service wires them: the documents in the use cases' transactions, the projector for the rest.
+        register: registerCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify(), ...inTransaction }),
+        activate: activateCustomersOn(db.pool, { metrics, logger, onCommitted: () => wake.notify(), ...inTransaction }),
         findCustomer: (key) => readModel.find(key),
         metrics,
       }),

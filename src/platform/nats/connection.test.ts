@@ -14,6 +14,7 @@ describe('NATS connection options', () => {
       servers: ['nats://n:4222'],
       name: 'customer-service',
       timeout: 5000,
+      noAsyncTraces: true,
       user: 'admin',
       pass: 'pw',
       reconnect: true,

@@ -49,23 +49,42 @@ export function createJetStreamConsumer(options: JetStreamConsumerOptions): JetS
 
   async function run(): Promise<void> {
     let failures = 0;
-    while (running) {
-      try {
-        const consumer = await options.js.consumers.get(options.stream, options.durable);
-        while (running) {
-          const batch = await consumer.fetch({ max_messages: batchSize, expires: 1_000 });
-          const inHand: Promise<void>[] = [];
-          for await (const message of batch) inHand.push(settle(message));
-          await Promise.all(inHand);
-          failures = 0;
+    // Every message received and not yet settled (settle never throws): a stop waits for all of them.
+    const unsettled = new Set<Promise<void>>();
+    const track = (settling: Promise<void>) => {
+      unsettled.add(settling);
+      void settling.finally(() => unsettled.delete(settling));
+      return settling;
+    };
+    try {
+      while (running) {
+        try {
+          const consumer = await options.js.consumers.get(options.stream, options.durable);
+          // The batch before the one being fetched. The next fetch overlaps a batch's transaction instead of waiting
+          // for it to be settled: two batches in hand at most (each message keeps its own heartbeat), and the use
+          // case runs them in the order they came (its group commit queues the second behind the first).
+          let previous: Promise<unknown> = Promise.resolve();
+          while (running) {
+            const batch = await consumer.fetch({ max_messages: batchSize, expires: 1_000 });
+            const inHand: Promise<void>[] = [];
+            for await (const message of batch) inHand.push(track(settle(message)));
+            await previous;
+            previous = Promise.all(inHand);
+            failures = 0;
+          }
+        } catch (error) {
+          // What was received before the failure is settled before anything is fetched again.
+          await Promise.all(unsettled);
+          if (!running) break;
+          failures += 1;
+          const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
+          options.logger.warn({ err: error, stream: options.stream, consumer: options.durable, retryInMs }, 'JetStream fetch failed; will retry');
+          await new Promise((resolve) => setTimeout(resolve, retryInMs));
         }
-      } catch (error) {
-        if (!running) break;
-        failures += 1;
-        const retryInMs = Math.min(10_000, 250 * 2 ** Math.min(failures, 6));
-        options.logger.warn({ err: error, stream: options.stream, consumer: options.durable, retryInMs }, 'JetStream fetch failed; will retry');
-        await new Promise((resolve) => setTimeout(resolve, retryInMs));
       }
+    } finally {
+      // A stop settles what is in hand.
+      await Promise.all(unsettled);
     }
   }
 

@@ -16,6 +16,11 @@ import { runTogether, type Statement } from './statements.js';
 export interface LoadDecidePersist<State, Decision> {
   /** Keys of the advisory locks to hold until COMMIT (duplicates allowed); none: a plain BEGIN. */
   readonly locks: readonly string[];
+  /**
+   * Keys of advisory locks to hold shared until COMMIT, taken after `locks` (e.g. `projectionWritersLockKey` when the
+   * writes include read-model documents). A holder never waits for another lock of `locks` after taking one of these.
+   */
+  readonly sharedLocks?: readonly string[];
   /** Reads, in one statement, everything `decide` needs. */
   readonly load: (client: Queryable) => Promise<State>;
   /** Decides in memory: no I/O. */
@@ -40,16 +45,26 @@ export async function loadDecidePersist<State, Decision>(pool: Pool, steps: Load
       }
       return decision;
     },
-    steps.locks.length === 0 ? {} : { first: (client) => advisoryLocksStatement(client, steps.locks) },
+    steps.locks.length === 0 && (steps.sharedLocks ?? []).length === 0
+      ? {}
+      : { first: (client) => advisoryLocksStatement(client, steps.locks, steps.sharedLocks) },
   );
 }
 
 /**
- * Transaction-scoped advisory locks on `keys`, taken in one order (of their hashes) everywhere. Sent with BEGIN, so
- * the values are inlined (escaped) rather than bound.
+ * Transaction-scoped advisory locks on `keys`, taken in one order (of their hashes) everywhere, then the `shared` ones
+ * (in a second statement, so they come last). Sent with BEGIN, so the values are inlined (escaped) rather than bound.
  */
-export function advisoryLocksStatement(client: { escapeLiteral(value: string): string }, keys: readonly string[]): string {
-  const literals = keys.map((key) => client.escapeLiteral(key)).join(',');
-  return `SELECT count(pg_advisory_xact_lock(k))
-     FROM (SELECT DISTINCT hashtextextended(key, 0) AS k FROM unnest(ARRAY[${literals}]::text[]) AS key ORDER BY 1) AS keys`;
+export function advisoryLocksStatement(
+  client: { escapeLiteral(value: string): string },
+  keys: readonly string[],
+  shared: readonly string[] = [],
+): string {
+  const lockAll = (lock: string, of: readonly string[]) =>
+    `SELECT count(${lock}(k))
+     FROM (SELECT DISTINCT hashtextextended(key, 0) AS k FROM unnest(ARRAY[${of.map((key) => client.escapeLiteral(key)).join(',')}]::text[]) AS key ORDER BY 1) AS keys`;
+  return [
+    ...(keys.length === 0 ? [] : [lockAll('pg_advisory_xact_lock', keys)]),
+    ...(shared.length === 0 ? [] : [lockAll('pg_advisory_xact_lock_shared', shared)]),
+  ].join('; ');
 }

@@ -9,6 +9,11 @@
  *
  * Safe to interrupt and rerun: an interrupted rebuild leaves a 'building' generation that nothing reads; the next run
  * drops it and starts again. Two rebuilds of one projection cannot run at once (a session lock; the second fails).
+ *
+ * Writers that put documents into the active generation in their own transactions (the PostgreSQL customer read
+ * model) hold `projectionWritersLockKey` shared; the switch holds it exclusively, so none is in flight while it runs
+ * and each writes either the old generation before it or the new one after. What they wrote beyond the checkpoint the
+ * new generation reached is carried over by the projection's `activate`.
  */
 import type { Logger } from '../logger.js';
 import type { Pool } from './database.js';
@@ -18,6 +23,7 @@ import {
   isAtOrBeyond,
   projectBatch,
   projectionLockKey,
+  projectionWritersLockKey,
   readGeneration,
   type Projection,
 } from './projector.js';
@@ -70,6 +76,7 @@ export async function rebuildProjection(
 
       const previousGeneration = await withTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [projectionLockKey(projection.name)]);
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [projectionWritersLockKey(projection.name)]);
         const active = await readGeneration(client, projection.name, 'active');
         if (active === undefined) throw new Error(`projection ${projection.name} has no active generation`);
         const activeCheckpoint = { transactionId: active.transaction_id, globalPosition: active.global_position };

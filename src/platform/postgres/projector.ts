@@ -57,11 +57,21 @@ export interface Projection {
   readonly name: string;
   /** Event types this projection applies; every other type is skipped and counted, never a stuck projector. */
   readonly eventTypes: ReadonlySet<string>;
+  /**
+   * The events of `events` (in order) the target does not have yet. Present when writers put documents into the read
+   * model in their own transactions (`projectionWritersLockKey`): the projector then passes those events by, moving
+   * its checkpoint without writing them again. Absent: every event is applied.
+   */
+  pending?(events: readonly StoredEvent[], target: ProjectionTarget): Promise<readonly StoredEvent[]>;
   /** Applies `events` in order. Must be idempotent: after a crash the same events are applied again. */
   apply(events: readonly StoredEvent[], target: ProjectionTarget): Promise<void>;
   /** Empties a generation before a rebuild fills it (and creates what it needs: collections, indexes). */
   resetGeneration(target: ProjectionTarget): Promise<void>;
-  /** Makes `next` serve reads instead of `previous`; runs inside the switch-over transaction. */
+  /**
+   * Makes `next` serve reads instead of `previous`; runs inside the switch-over transaction, once `next` has caught up
+   * with `previous`'s checkpoint. A projection with `pending` also carries over what writers put into `previous` in
+   * their own transactions beyond `next`'s checkpoint (none is in flight: the switch holds their lock).
+   */
   activate(next: ProjectionTarget, previous: ProjectionTarget): Promise<void>;
   /** Removes the documents of a generation that no longer serves (after a switch-over, or an abandoned rebuild). */
   dropGeneration(generation: number): Promise<void>;
@@ -76,7 +86,7 @@ export interface BatchResult {
   /** Events read (applied and skipped). */
   readonly read: number;
   readonly checkpoint: Checkpoint;
-  /** The events applied, for callers that measure visibility. */
+  /** The events applied, for callers that measure visibility (not those `pending` found already written). */
   readonly applied: readonly StoredEvent[];
   /** True when committed events wait behind an older transaction still in flight (perhaps another instance's). */
   readonly heldBack: boolean;
@@ -133,6 +143,16 @@ export function projectionLockKey(name: string): number {
   let hash = 0;
   for (const char of name) hash = (hash * 31 + char.charCodeAt(0)) % 100_000;
   return 7_419_400_000 + hash;
+}
+
+/**
+ * Advisory lock key (text, hashed like the use cases' keys) that a transaction writing a projection's documents itself
+ * holds shared until it commits. A rebuild's switch-over holds it exclusively: such a writer then writes the old
+ * generation and commits before the switch, or writes the new one after it, and the active generation it loads from
+ * is the one it writes to.
+ */
+export function projectionWritersLockKey(name: string): string {
+  return `projection-writers:${name}`;
 }
 
 /** Creates generation 1 as the active one unless the projection already has an active generation. */
@@ -219,12 +239,14 @@ export async function projectBatch(
       ...(r.tracestate === null ? {} : { tracestate: r.tracestate }),
     },
   }));
-  const applied = events.filter((event) => projection.eventTypes.has(event.eventType));
+  const handled = events.filter((event) => projection.eventTypes.has(event.eventType));
   for (const event of events) {
     if (!projection.eventTypes.has(event.eventType)) {
       options.metrics?.readModelSkippedEvents.inc({ projection: projection.name, event_type: event.eventType });
     }
   }
+  const target: ProjectionTarget = { generation: row.generation, active: row.state === 'active', client };
+  const applied = handled.length === 0 || projection.pending === undefined ? handled : await projection.pending(handled, target);
   if (applied.length > 0) {
     // One span per applied event, a child of the span that stored it, so projection is part of the registration's
     // trace (SPEC §6); an idle poll makes none.
@@ -243,7 +265,7 @@ export async function projectBatch(
       ),
     );
     try {
-      await projection.apply(applied, { generation: row.generation, active: row.state === 'active', client });
+      await projection.apply(applied, target);
     } catch (error) {
       for (const span of spans) markFailed(span, error);
       throw error;
