@@ -41,6 +41,13 @@ export async function startServiceProcess(options: {
       LOG_LEVEL: 'warn',
       // A/B of the read model written in the use cases' transactions (`READ_MODEL_IN_TRANSACTION=true npm run bench`).
       ...(process.env.READ_MODEL_IN_TRANSACTION === undefined ? {} : { READ_MODEL_IN_TRANSACTION: process.env.READ_MODEL_IN_TRANSACTION }),
+      // Any other service setting to compare, e.g. BENCH_SERVICE_ENV='KAFKA_FETCH_MAX_BYTES=10485760'.
+      ...Object.fromEntries(
+        (process.env.BENCH_SERVICE_ENV ?? '')
+          .split(' ')
+          .filter((pair) => pair.includes('='))
+          .map((pair): [string, string] => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -131,7 +131,7 @@ describe('Kafka configuration', () => {
       maxMessageBytes: 1048576,
       batchSize: 500,
       partitionsConsumedConcurrently: 128,
-      fetchMaxBytes: 2097152,
+      fetchMaxBytes: 10485760,
       sessionTimeoutMs: 30000,
       idempotentProducer: true,
       retryBackoffMs: [1000, 2000, 4000, 8000, 16000],

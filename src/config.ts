@@ -120,7 +120,7 @@ const environmentSchema = z.object({
   KAFKA_MAX_MESSAGE_BYTES: positiveInt.max(64 * 1024 * 1024).default(1024 * 1024),
   KAFKA_BATCH_SIZE: positiveInt.max(10_000).default(500),
   KAFKA_PARTITIONS_CONCURRENTLY: positiveInt.max(1024).default(128),
-  KAFKA_FETCH_MAX_BYTES: positiveInt.min(64 * 1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+  KAFKA_FETCH_MAX_BYTES: positiveInt.min(64 * 1024).max(64 * 1024 * 1024).default(10 * 1024 * 1024),
   KAFKA_SESSION_TIMEOUT_MS: positiveInt.min(6_000).default(30_000),
   KAFKA_IDEMPOTENT_PRODUCER: bool.default(true),
   RETRY_BACKOFF_MS: z

@@ -12,12 +12,6 @@
  * - If even parking fails (the database is still away), the partition stays held and parking is retried at the last
  *   interval of the schedule: nothing is committed that was not stored.
  *
- * - When more is waiting in the partition than a batch brought (a backlog), the batch is handed to the handler and
- *   the fetch position moves past it at once, so kafkajs fetches the next batch while this one is in its transaction
- *   (issue 17: fetch and transaction took turns, and the service idled through each). A partition's next batch waits for the one before it and is dropped if that one failed (the failure seeks
- *   the partition back to the failed message); offsets are committed once a chunk is handled, without holding up the
- *   next batch.
- *
  * Why pause instead of sleeping in the handler: kafkajs fetches from a broker again only when every batch of the
  * previous fetch has been handled, so a handler that sleeps holds every partition led by that broker.
  */
@@ -42,10 +36,9 @@ export interface BatchConsumerOptions {
   readonly maxBatchSize?: number;
   readonly partitionsConsumedConcurrently?: number;
   /**
-   * Most bytes one fetch brings (default 2 MiB), at most 256 KiB of them from one partition. Two fetches' worth of
-   * messages are in memory at most (one in its transaction, one behind it); kafkajs' default of 10 MiB made the
-   * service's peak RSS ~60 MB larger at full speed without making it faster (issue 17). A record batch larger than
-   * the limit still comes, alone.
+   * Most bytes one fetch brings (default 10 MiB, kafkajs' own), at most 1 MiB of them from one partition; a record
+   * batch larger than that still comes, alone. 2 MiB took ~100 MB off the service's peak RSS at full speed and ~12 %
+   * off its registrations/s (issue 17).
    */
   readonly fetchMaxBytes?: number;
   readonly sessionTimeoutMs?: number;
@@ -113,53 +106,28 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
   };
 
   // Partitions handled concurrently finish together (their registrations share a transaction): one OffsetCommit
-  // request carries all of their offsets instead of one request each. Commits are not awaited by the batches (the
-  // next one need not wait for the broker's answer); the coalescer sends them one request after the other, so a
-  // partition's committed offset only moves forward.
-  const commitTogether = createCoalescer<{ partition: number; offset: bigint; member: Consumer | undefined }, void>(
-    async (requested) => {
-      const latest = new Map<number, bigint>();
-      for (const { partition, offset, member } of requested) {
-        // Work handed over by a consumer that has since been replaced is committed by whoever reads it again.
-        if (member !== consumer) continue;
-        latest.set(partition, offset > (latest.get(partition) ?? -1n) ? offset : (latest.get(partition) as bigint));
-      }
-      if (latest.size === 0) return requested.map(() => undefined);
-      const offsets = [...latest].map(([partition, offset]) => ({ topic: options.topic, partition, offset: offset.toString() }));
+  // request carries all of their offsets instead of one request each.
+  const commitTogether = createCoalescer<{ partition: number; offset: string }, void>(
+    async (offsets) => {
       try {
-        await consumer?.commitOffsets(offsets);
-        for (const offset of offsets) options.onCommitted?.(offset);
+        await consumer?.commitOffsets(offsets.map(({ partition, offset }) => ({ topic: options.topic, partition, offset })));
+        for (const { partition, offset } of offsets) options.onCommitted?.({ topic: options.topic, partition, offset });
       } catch (error) {
         // The work is stored; a lost commit only means a redelivery, which the handler recognises as a duplicate.
         log.warn({ err: error, offsets }, 'offset commit failed; the next commit covers it');
       }
-      return requested.map(() => undefined);
+      return offsets.map(() => undefined);
     },
     { maxItems: 1_000 },
   );
-  const commitsInFlight = new Set<Promise<unknown>>();
 
-  function commit(partition: number, lastOffset: string): void {
-    const sent = commitTogether([{ partition, offset: BigInt(lastOffset) + 1n, member: consumer }]);
-    commitsInFlight.add(sent);
-    void sent.finally(() => commitsInFlight.delete(sent));
+  async function commit(partition: number, lastOffset: string): Promise<void> {
+    await commitTogether([{ partition, offset: (BigInt(lastOffset) + 1n).toString() }]);
   }
-
-  /**
-   * Per partition, the batch handed over and still being handled; it resolves to false when it stopped at a failure.
-   * A partition's next batch is fetched while this one is in its transaction (the fetch position was moved past it),
-   * so PostgreSQL's work and the fetch overlap instead of taking turns; it is handled only after this one succeeded,
-   * which keeps a partition's messages in order.
-   */
-  const inFlight = new Map<number, Promise<boolean>>();
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const partition = batch.partition;
-    const previous = inFlight.get(partition);
-    // A batch fetched past a failure is dropped: the failure's seek re-reads the partition from the failed message.
-    if (previous !== undefined && !(await previous)) return;
-    if (!running || !payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const messages: KafkaInputMessage[] = batch.messages.map((message) => ({
       topic: batch.topic,
       partition,
@@ -169,35 +137,8 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       headers: headersOf(message.headers),
       timestamp: message.timestamp,
     }));
-    const last = messages[messages.length - 1] as KafkaInputMessage;
-    // Fetching ahead pays only when more is waiting. At the head of the partition the next fetch would bring a message
-    // or two, and transactions started back to back would each carry a few: more CPU per event, a longer tail
-    // (measured at 1,000 events/s, issue 17). There the batch is handled before the next fetch, which then brings
-    // everything that arrived meanwhile.
-    const moreWaiting = BigInt(batch.highWatermark) - 1n > BigInt(last.offset);
-    if (retries.has(partition) || !moreWaiting) {
-      // In its retry schedule (one message at a time) or at the head, the next fetch waits for this batch.
-      await handleBatch(payload, messages, false);
-      return;
-    }
-    payload.resolveOffset(last.offset);
-    const handling = handleBatch(payload, messages, true);
-    inFlight.set(partition, handling);
-    void handling.finally(() => {
-      if (inFlight.get(partition) === handling) inFlight.delete(partition);
-    });
-  }
-
-  /**
-   * Handles `messages` of one partition in chunks; resolves to false when it stopped at a failure (the partition is
-   * then held and will be fetched again from the failed message). `ahead`: the fetch position is already past the
-   * batch, so a failure must seek back; otherwise each handled chunk moves the position itself.
-   */
-  async function handleBatch(payload: EachBatchPayload, messages: readonly KafkaInputMessage[], ahead: boolean): Promise<boolean> {
-    const { batch } = payload;
-    const partition = batch.partition;
     let index = 0;
-    while (index < messages.length && running && (ahead || (payload.isRunning() && !payload.isStale()))) {
+    while (index < messages.length && payload.isRunning() && !payload.isStale()) {
       const head = messages[index] as KafkaInputMessage;
       let retry = retries.get(partition);
       if (retry !== undefined && BigInt(head.offset) > retry.isolateThrough) {
@@ -238,19 +179,15 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
           options.onRetryScheduled?.({ topic: options.topic, partition, offset: head.offset, attempt: retry.attempts, delayMs, error });
         }
         holdPartition(partition, delayMs);
-        if (ahead) consumer?.seek({ topic: options.topic, partition, offset: head.offset });
-        return false;
+        return;
       }
-      if (!ahead) payload.resolveOffset(last.offset);
-      commit(partition, last.offset);
+      payload.resolveOffset(last.offset);
+      await commit(partition, last.offset);
       options.onLag?.({ topic: options.topic, partition, lag: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n)) });
       index += chunk.length;
       if (retry !== undefined && BigInt(last.offset) >= retry.isolateThrough) retries.delete(partition);
-      // Behind the fetch, a rebalance under way is kafkajs' business, not this batch's.
-      if (ahead) await payload.heartbeat().catch(() => undefined);
-      else await payload.heartbeat();
+      await payload.heartbeat();
     }
-    return true;
   }
 
   /** Runs the consumer in the background; a broker that is not there (yet) is retried with backoff until `stop()`. */
@@ -284,8 +221,8 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       rebalanceTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: Math.min(3_000, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
       maxWaitTimeInMs: 250,
-      maxBytes: options.fetchMaxBytes ?? 2 * 1024 * 1024,
-      maxBytesPerPartition: Math.min(256 * 1024, options.fetchMaxBytes ?? 2 * 1024 * 1024),
+      maxBytes: options.fetchMaxBytes ?? 10 * 1024 * 1024,
+      maxBytesPerPartition: Math.min(1024 * 1024, options.fetchMaxBytes ?? 10 * 1024 * 1024),
       retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     consumer = current;
@@ -333,9 +270,6 @@ export function createBatchConsumer(options: BatchConsumerOptions): BatchConsume
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await runLoop;
-      // Batches handed over finish their chunk in hand and commit it before the member leaves its group.
-      await Promise.all(inFlight.values());
-      await Promise.all(commitsInFlight);
       await consumer?.disconnect();
       consumer = undefined;
       joined = new Promise<void>((resolve) => (markJoined = resolve));
