@@ -124,6 +124,8 @@ if (args.help) {
 
 DATABASE_URL selects an external PostgreSQL (the benchmark creates its own databases on it).
 BENCH_SERVICE_NODE_OPTIONS passes Node flags to the service under test (as its NODE_OPTIONS).
+BENCH_SERVICE_NODE_ARGS passes Node flags NODE_OPTIONS refuses (e.g. --trace-gc); BENCH_SERVICE_LOG=FILE appends the
+service's output to FILE; BENCH_SERVICE_ENV='K=V ...' passes settings to the service (e.g. KAFKA_FETCH_MAX_BYTES).
 `);
   process.exit(0);
 }
@@ -414,7 +416,7 @@ async function startBenchService(url: string, env: Record<string, string>): Prom
     ...(args.profile === undefined ? {} : { cpuProfileDir: path.resolve(args.profile) }),
     root: ROOT,
     port: await freePort(),
-    // The service's own output (e.g. with BENCH_SERVICE_NODE_OPTIONS=--trace-gc), appended to a file.
+    // The service's own output (e.g. with BENCH_SERVICE_NODE_ARGS=--trace-gc), appended to a file.
     ...(process.env.BENCH_SERVICE_LOG === undefined ? {} : { onOutput: (text: string) => appendFileSync(process.env.BENCH_SERVICE_LOG as string, text) }),
     env: {
       DATABASE_URL: url,

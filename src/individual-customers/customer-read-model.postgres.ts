@@ -17,7 +17,9 @@ import { CUSTOMERS_PROJECTION } from './customer-read-model.js';
 import type { CustomerKey } from './customer-store.js';
 import type { Customer } from './domain/customer.js';
 
-const ACTIVE = `(SELECT generation FROM projection_checkpoints WHERE projection = '${CUSTOMERS_PROJECTION}' AND state = 'active')`;
+/** The generation that serves reads, as a query of one column `generation`. */
+const ACTIVE_GENERATION = `SELECT generation FROM projection_checkpoints WHERE projection = '${CUSTOMERS_PROJECTION}' AND state = 'active'`;
+const ACTIVE = `(${ACTIVE_GENERATION})`;
 
 /** Each lookup's condition on one key `k.key` (text); the e-mail one answers with the earliest registration. */
 const LOOKUP_WHERE: Record<CustomerKey['by'], string> = {
@@ -93,7 +95,7 @@ function upsertStatement(customers: readonly VersionedCustomer[], generation: { 
 export function postgresDocumentsInTransaction(): ReadModelInTransaction {
   return {
     lockKey: projectionWritersLockKey(CUSTOMERS_PROJECTION),
-    upsertStatement: (customers) => (customers.length === 0 ? undefined : upsertStatement(customers, { sql: `SELECT generation FROM projection_checkpoints WHERE projection = '${CUSTOMERS_PROJECTION}' AND state = 'active'`, values: [] })),
+    upsertStatement: (customers) => (customers.length === 0 ? undefined : upsertStatement(customers, { sql: ACTIVE_GENERATION, values: [] })),
     async versions(customerIds, target) {
       if (customerIds.length === 0) return new Map();
       const { rows } = await target.client.query<{ customer_id: string; version: number }>(
